@@ -1,0 +1,74 @@
+"""`create_app(settings)`: wires the routers, error mapping and the resources opened in the lifespan."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import redis
+import redis.asyncio as aioredis
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import PlainTextResponse
+
+from orchestrator.api import errors
+from orchestrator.api.responses import OrjsonResponse
+from orchestrator.api.routes import assistants, runs, threads
+from orchestrator.bus.redis_bus import RunEventBus
+from orchestrator.services.dispatch import CeleryDispatcher, Dispatcher, make_producer
+from orchestrator.settings import Settings
+from orchestrator.store import Keys, RedisStore
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client = redis.Redis.from_url(settings.redis_url, decode_responses=True, health_check_interval=30)
+        aclient = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
+        keys = Keys(settings.key_prefix)
+        app.state.settings = settings
+        app.state.api_keys = settings.api_key_map()
+        app.state.store = RedisStore(
+            client, keys, event_log_maxlen=settings.event_log_maxlen, event_log_ttl_s=settings.event_log_ttl_s
+        )
+        app.state.aredis = aclient
+        app.state.dispatcher = dispatcher or CeleryDispatcher(make_producer(settings.celery_broker_url))
+        app.state.bus = RunEventBus(aclient, keys.run_channel(""))
+        await app.state.bus.start()
+        try:
+            yield
+        finally:
+            await app.state.bus.stop()
+            await aclient.aclose()
+            client.close()
+
+    app = FastAPI(title="Orchestrator", version="0.1.0", lifespan=lifespan, default_response_class=OrjsonResponse)
+    errors.install(app)
+    for module in (assistants, threads, runs):
+        app.include_router(module.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz(request: Request) -> Response:
+        try:
+            await request.app.state.aredis.ping()
+        except Exception:
+            return errors.error_response(503, "Redis is not reachable.", type_="server_error")
+        return PlainTextResponse("ok")
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request_id = request.headers.get("x-request-id") or f"req_{uuid.uuid4().hex}"
+        started = time.perf_counter()
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            response = await call_next(request)
+            response.headers["x-request-id"] = request_id
+            response.headers["openai-version"] = "2020-10-01"
+            response.headers["openai-processing-ms"] = str(int((time.perf_counter() - started) * 1000))
+            log.info("http.request", method=request.method, path=request.url.path, status=response.status_code)
+        return response
+
+    return app

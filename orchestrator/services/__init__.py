@@ -1,0 +1,1 @@
+"""Use cases: the service decides what changes, the store persists it atomically."""

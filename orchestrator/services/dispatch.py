@@ -1,0 +1,44 @@
+"""Sending work to the worker pools by task name, so the API never imports the workers package."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from celery import Celery
+
+from orchestrator.domain.tools import SERVER_TOOLS
+
+EXECUTE_RUN_TASK = "orchestrator.runs.execute"
+RUNS_QUEUE = "runs"
+
+
+def tool_task_name(tool_type: str) -> str:
+    return f"orchestrator.tools.{tool_type}"
+
+
+class Dispatcher(Protocol):
+    def execute_run(self, project: str, thread_id: str, run_id: str, token: str) -> None: ...
+
+    def run_tool(self, tool_type: str, payload: dict[str, Any]) -> None: ...
+
+
+class CeleryDispatcher:
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def execute_run(self, project: str, thread_id: str, run_id: str, token: str) -> None:
+        self.app.send_task(
+            EXECUTE_RUN_TASK,
+            kwargs={"project": project, "thread_id": thread_id, "run_id": run_id, "token": token},
+            queue=RUNS_QUEUE,
+        )
+
+    def run_tool(self, tool_type: str, payload: dict[str, Any]) -> None:
+        self.app.send_task(tool_task_name(tool_type), kwargs={"payload": payload}, queue=SERVER_TOOLS[tool_type][0])
+
+
+def make_producer(broker_url: str) -> Celery:
+    """A Celery app that only sends tasks (the API's side)."""
+    app = Celery("orchestrator-producer", broker=broker_url)
+    app.conf.update(task_serializer="json", accept_content=["json"], broker_connection_retry_on_startup=True)
+    return app

@@ -1,0 +1,161 @@
+"""`RunLedger`: every write to one run, as compare-and-set commits that carry their events.
+
+Both the API (cancel, submit outputs) and the workers (claim, stream, finish) change runs through here, so the
+rules for what a transition writes and announces live in one place.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from orchestrator.domain.models import JSON, Message, Run, RunLastError, RunStep
+from orchestrator.domain.status import TERMINAL_RUN_STATUSES, MessageStatus, RunStatus, StepStatus
+from orchestrator.domain.transitions import RUN_EVENT_NAMES, RunEvent, apply
+from orchestrator.errors import ConcurrentUpdate, NotFound
+from orchestrator.store import Commit, CommitResult, RedisStore, RunRecord
+
+CAS_ATTEMPTS = 8
+
+#: How a terminal run event closes the step and message that were open when it happened.
+_STEP_END = {
+    RunStatus.CANCELLED: (StepStatus.CANCELLED, "cancelled_at", "run_cancelled"),
+    RunStatus.EXPIRED: (StepStatus.EXPIRED, "expired_at", "run_expired"),
+    RunStatus.FAILED: (StepStatus.FAILED, "failed_at", "run_failed"),
+    RunStatus.INCOMPLETE: (StepStatus.COMPLETED, "completed_at", "max_tokens"),
+    RunStatus.COMPLETED: (StepStatus.COMPLETED, "completed_at", ""),
+}
+
+
+def now_s() -> int:
+    return int(time.time())
+
+
+def new_token() -> str:
+    return secrets.token_hex(8)
+
+
+@dataclass
+class Change:
+    """What one commit does besides the run document: extra guards, bookkeeping fields, objects and events."""
+
+    guards: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    fields: dict[str, str] = field(default_factory=dict)
+    docs: list[Message | RunStep] = field(default_factory=list)
+    new_messages: list[Message] = field(default_factory=list)
+    new_steps: list[RunStep] = field(default_factory=list)
+    events: list[tuple[str, JSON]] = field(default_factory=list)
+    #: A second transition applied in the same commit (cancelling -> cancelled when nobody executes the run).
+    then: RunEvent | None = None
+
+
+class RunLedger:
+    def __init__(self, store: RedisStore, project: str, thread_id: str, run_id: str) -> None:
+        self.store = store
+        self.project = project
+        self.thread_id = thread_id
+        self.run_id = run_id
+
+    def read(self) -> RunRecord:
+        record = self.store.get_run(self.project, self.thread_id, self.run_id)
+        if record is None:
+            raise NotFound(f"No run found with id '{self.run_id}'.")
+        return record
+
+    def commit(self, record: RunRecord | None, run: Run | None, change: Change) -> CommitResult:
+        """Write `run` (if given) and `change`, provided the run is still at `record.version` (if given)."""
+        keys = self.store.keys
+        p, t = self.project, self.thread_id
+        commit = Commit(project=p, thread_id=t, run_id=self.run_id)
+        if record is not None:
+            commit.guards["ver"] = (str(record.version),)
+        commit.guards.update(change.guards)
+        commit.run_fields.update(change.fields)
+        if run is not None:
+            commit.run_fields.update({"status": run.status.value, "doc": run.model_dump_json()})
+            if run.status in TERMINAL_RUN_STATUSES:
+                commit.active = "release"
+                commit.run_fields.update({"holder": "", "dispatch": "", "open_step": "", "open_message": ""})
+        for doc in [*change.docs, *change.new_messages, *change.new_steps]:
+            key = keys.message(p, t, doc.id) if isinstance(doc, Message) else keys.step(p, t, doc.id)
+            commit.docs.append((key, doc.model_dump_json().encode()))
+        for message in change.new_messages:
+            commit.index += [(keys.messages(p, t), message.id), (keys.run_messages(p, t, self.run_id), message.id)]
+        for step in change.new_steps:
+            commit.index.append((keys.steps(p, t, self.run_id), step.id))
+        for name, data in change.events:
+            commit.event(name, data)
+        return self.store.commit(commit)
+
+    def emit(self, events: Iterable[tuple[str, JSON]], *, holder: str) -> None:
+        """Append events only (deltas), provided this executor still holds an in-progress run."""
+        commit = Commit(
+            project=self.project,
+            thread_id=self.thread_id,
+            run_id=self.run_id,
+            guards={"status": (RunStatus.IN_PROGRESS.value,), "holder": (holder,)},
+        )
+        for name, data in events:
+            commit.event(name, data)
+        self.store.commit(commit)
+
+    def transition(
+        self,
+        event: RunEvent,
+        *,
+        plan: Callable[[RunRecord, Run], Change] = lambda record, run: Change(),
+        last_error: RunLastError | None = None,
+        incomplete_reason: str | None = None,
+        usage_update: Callable[[Run], Run] = lambda run: run,
+    ) -> tuple[Run, CommitResult]:
+        """Apply `event` with compare-and-set, re-reading and re-applying when another writer got there first.
+
+        `plan` adds what the transition writes besides the run; it is called again on every attempt with the
+        fresh record. Raises `InvalidTransition` when the fresh status no longer allows the event.
+        """
+        for _ in range(CAS_ATTEMPTS):
+            record = self.read()
+            run = apply(
+                usage_update(record.run), event, now_s(), last_error=last_error, incomplete_reason=incomplete_reason
+            )
+            change = plan(record, run)
+            if change.then is not None:
+                run = apply(run, change.then, now_s())
+            change.events.append((RUN_EVENT_NAMES[run.status], run.wire()))
+            try:
+                return run, self.commit(record, run, change)
+            except ConcurrentUpdate as exc:
+                if exc.field != "ver":
+                    raise
+        raise ConcurrentUpdate(f"run {self.run_id} kept changing", field="ver", current=None)
+
+    def close_open_objects(self, record: RunRecord, status: RunStatus, change: Change) -> None:
+        """Close the step and message that were open when the run reached terminal `status`."""
+        step_status, stamp, reason = _STEP_END[status]
+        now = now_s()
+        open_step, open_message = record.open_step, record.open_message
+        if open_message:
+            message = self.store.get_message(self.project, self.thread_id, open_message)
+            if message is not None and message.status is MessageStatus.IN_PROGRESS:
+                message = message.model_copy(
+                    update={
+                        "status": MessageStatus.INCOMPLETE,
+                        "incomplete_at": now,
+                        "incomplete_details": {"reason": reason},
+                    }
+                )
+                change.docs.append(message)
+                change.events.append(("thread.message.incomplete", message.wire()))
+        if open_step:
+            step = self.store.get_step(self.project, self.thread_id, open_step)
+            if step is not None and step.status is StepStatus.IN_PROGRESS:
+                update: dict[str, object] = {"status": step_status, stamp: now}
+                if status is RunStatus.FAILED:
+                    error = record.run.last_error or RunLastError(code="server_error", message="failed")
+                    code = error.code if error.code == "rate_limit_exceeded" else "server_error"
+                    update["last_error"] = {"code": code, "message": error.message}
+                step = step.model_copy(update=update)
+                change.docs.append(step)
+                change.events.append((f"thread.run.step.{step_status.value}", step.wire()))

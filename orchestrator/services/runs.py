@@ -1,0 +1,255 @@
+"""Run use cases on the API side: create (with a new thread or not), read, list, cancel, submit tool outputs,
+expire. Each write is one compare-and-set commit; work for the workers is sent after it lands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from orchestrator.domain.ids import new_id
+from orchestrator.domain.models import Assistant, Message, Run, RunStep, Thread
+from orchestrator.domain.requests import RunCreate, RunOptions, ThreadAndRunCreate, ToolOutputsSubmit
+from orchestrator.domain.status import TERMINAL_RUN_STATUSES, RunStatus, StepStatus
+from orchestrator.domain.transitions import RunEvent
+from orchestrator.errors import ConcurrentUpdate, InvalidRequest, InvalidRunState, InvalidTransition
+from orchestrator.services import assistants, threads
+from orchestrator.services.assistants import not_found
+from orchestrator.services.dispatch import Dispatcher
+from orchestrator.services.ledger import Change, RunLedger, new_token, now_s
+from orchestrator.store import Commit, RedisStore, RunRecord
+
+
+@dataclass(frozen=True)
+class Started:
+    """A run write that landed, and where its events start in the run's log (for a stream to pick up)."""
+
+    run: Run
+    first_event_id: str
+
+
+def _effective_run(
+    assistant: Assistant, thread_id: str, body: RunOptions, *, instructions: str | None, expiry_s: int
+) -> Run:
+    now = now_s()
+    fields = body.model_dump(exclude_none=True, exclude={"stream", "instructions", "truncation_strategy"})
+    for name in ("model", "temperature", "top_p", "response_format", "tools"):
+        fields.setdefault(name, getattr(assistant, name))
+    if body.truncation_strategy is not None:
+        fields["truncation_strategy"] = body.truncation_strategy.model_dump()
+    fields.pop("assistant_id", None)
+    fields.pop("thread", None)
+    fields.pop("additional_instructions", None)
+    fields.pop("additional_messages", None)
+    if fields.get("response_format") is None:
+        fields["response_format"] = "auto"
+    return Run(
+        id=new_id("run_"),
+        created_at=now,
+        thread_id=thread_id,
+        assistant_id=assistant.id,
+        expires_at=now + expiry_s,
+        instructions=instructions or "",
+        **fields,
+    )
+
+
+def create_run(
+    store: RedisStore, dispatcher: Dispatcher, project: str, thread_id: str, body: RunCreate, *, expiry_s: int
+) -> Started:
+    assistant = assistants.get(store, project, body.assistant_id)
+    threads.get_thread(store, project, thread_id)
+    instructions = body.instructions if body.instructions is not None else assistant.instructions
+    if body.additional_instructions:
+        instructions = (
+            f"{instructions}\n\n{body.additional_instructions}" if instructions else body.additional_instructions
+        )
+    run = _effective_run(assistant, thread_id, body, instructions=instructions, expiry_s=expiry_s)
+    messages = [threads.new_message(thread_id, m, now=run.created_at) for m in body.additional_messages or []]
+    return _start(store, dispatcher, project, run, messages=messages)
+
+
+def create_thread_and_run(
+    store: RedisStore, dispatcher: Dispatcher, project: str, body: ThreadAndRunCreate, *, expiry_s: int
+) -> tuple[Thread, Started]:
+    assistant = assistants.get(store, project, body.assistant_id)
+    thread = threads.create_thread(store, project, body.thread)
+    instructions = body.instructions if body.instructions is not None else assistant.instructions
+    run = _effective_run(assistant, thread.id, body, instructions=instructions, expiry_s=expiry_s)
+    return thread, _start(store, dispatcher, project, run, messages=[], thread=thread)
+
+
+def _start(
+    store: RedisStore,
+    dispatcher: Dispatcher,
+    project: str,
+    run: Run,
+    *,
+    messages: list[Message],
+    thread: Thread | None = None,
+) -> Started:
+    keys = store.keys
+    token = new_token()
+    commit = Commit(
+        project=project,
+        thread_id=run.thread_id,
+        run_id=run.id,
+        active="acquire",
+        run_fields={"status": run.status.value, "doc": run.model_dump_json(), "dispatch": token},
+        expires_at=run.expires_at,
+    )
+    commit.index.append((keys.runs(project, run.thread_id), run.id))
+    for message in messages:
+        commit.docs.append((keys.message(project, run.thread_id, message.id), message.model_dump_json().encode()))
+        commit.index.append((keys.messages(project, run.thread_id), message.id))
+    if thread is not None:
+        commit.event("thread.created", thread.wire())
+    commit.event("thread.run.created", run.wire()).event("thread.run.queued", run.wire())
+    result = store.commit(commit)
+    dispatcher.execute_run(project, run.thread_id, run.id, token)
+    return Started(run=run, first_event_id=result.event_ids[0])
+
+
+def get_run(store: RedisStore, project: str, thread_id: str, run_id: str) -> Run:
+    record = store.get_run(project, thread_id, run_id)
+    if record is None:
+        raise not_found("run", run_id)
+    return record.run
+
+
+def update_run(store: RedisStore, project: str, thread_id: str, run_id: str, metadata: dict[str, str] | None) -> Run:
+    ledger = RunLedger(store, project, thread_id, run_id)
+    for _ in range(8):
+        record = _read(ledger)
+        run = record.run.model_copy(update={"metadata": metadata or {}})
+        try:
+            ledger.commit(record, run, Change())
+        except ConcurrentUpdate as exc:  # a worker wrote first: re-read and re-apply
+            if exc.field != "ver":
+                raise
+            continue
+        return run
+    return _read(ledger).run
+
+
+def cancel_run(store: RedisStore, dispatcher: Dispatcher, project: str, thread_id: str, run_id: str) -> Run:
+    """Queued and requires_action runs are cancelled at once; an executing run is asked to stop."""
+    ledger = RunLedger(store, project, thread_id, run_id)
+    record = _read(ledger)
+    status = record.run.status
+    if status in TERMINAL_RUN_STATUSES:
+        raise InvalidRunState(f"Cannot cancel run with status '{status.value}'.", current=status.value)
+    if status is RunStatus.CANCELLING:
+        return record.run
+    token = new_token()
+    try:
+        run, _ = ledger.transition(RunEvent.REQUEST_CANCEL, plan=lambda rec, run: _cancel_plan(ledger, rec, run, token))
+    except InvalidTransition:
+        return _read(ledger).run
+    if run.status is RunStatus.CANCELLING:
+        store.client.publish(store.keys.control_channel(), run_id)
+        fresh = _read(ledger)
+        if fresh.dispatch == token:
+            dispatcher.execute_run(project, thread_id, run_id, token)
+        return fresh.run
+    return run
+
+
+def _cancel_plan(ledger: RunLedger, record: RunRecord, cancelling: Run, token: str) -> Change:
+    change = Change()
+    if record.run.status in (RunStatus.QUEUED, RunStatus.REQUIRES_ACTION):
+        # Nobody executes the run: finish the cancel in this same commit, announcing both statuses.
+        change.events.append(("thread.run.cancelling", cancelling.wire()))
+        ledger.close_open_objects(record, RunStatus.CANCELLED, change)
+        change.fields["dispatch"] = ""
+        change.then = RunEvent.CANCEL
+    elif not record.holder:
+        # Parked on server-side tools: hand it to an executor now rather than when the tools finish.
+        change.fields["dispatch"] = token
+    return change
+
+
+def submit_tool_outputs(
+    store: RedisStore, dispatcher: Dispatcher, project: str, thread_id: str, run_id: str, body: ToolOutputsSubmit
+) -> Started:
+    ledger = RunLedger(store, project, thread_id, run_id)
+    record = _read(ledger)
+    run = record.run
+    if run.status is not RunStatus.REQUIRES_ACTION or run.required_action is None:
+        raise InvalidRunState(
+            f'Runs in status "{run.status.value}" do not accept tool outputs.', current=run.status.value
+        )
+    pending = [c["id"] for c in run.required_action.submit_tool_outputs["tool_calls"]]
+    given = {o.tool_call_id: o.output for o in body.tool_outputs}
+    unknown = [i for i in given if i not in pending]
+    if unknown:
+        raise InvalidRequest(f"Unknown tool call id(s): {', '.join(unknown)}.", param="tool_outputs")
+    missing = [i for i in pending if i not in given]
+    if missing:
+        raise InvalidRequest(
+            f"Expected tool outputs for call_ids {pending}, got {list(given)}. Missing: {missing}.",
+            param="tool_outputs",
+        )
+    token = new_token()
+
+    def plan(rec: RunRecord, queued: Run) -> Change:
+        step = store.get_step(project, thread_id, rec.open_step)
+        change = Change(fields={"dispatch": token, "open_step": ""})
+        if step is not None:
+            calls = [
+                {**c, "function": {**c["function"], "output": given[c["id"]]}} if c["id"] in given else c
+                for c in step.tool_calls()
+            ]
+            step = step.model_copy(
+                update={
+                    "status": StepStatus.COMPLETED,
+                    "completed_at": now_s(),
+                    "step_details": {"type": "tool_calls", "tool_calls": calls},
+                }
+            )
+            change.docs.append(step)
+            change.events.append(("thread.run.step.completed", step.wire()))
+        return change
+
+    try:
+        queued, result = ledger.transition(RunEvent.SUBMIT_OUTPUTS, plan=plan)
+    except InvalidTransition as exc:
+        raise InvalidRunState(
+            f'Runs in status "{exc.current}" do not accept tool outputs.', current=exc.current
+        ) from None
+    dispatcher.execute_run(project, thread_id, run_id, token)
+    return Started(run=queued, first_event_id=result.event_ids[0])
+
+
+def expire_run(store: RedisStore, project: str, thread_id: str, run_id: str, *, now: int | None = None) -> Run | None:
+    """Expire the run if it is still active past `expires_at`; the sweeper calls this."""
+    ledger = RunLedger(store, project, thread_id, run_id)
+    record = store.get_run(project, thread_id, run_id)
+    if record is None or record.run.status in TERMINAL_RUN_STATUSES:
+        return None
+    if record.run.expires_at is not None and record.run.expires_at > (now if now is not None else now_s()):
+        return None
+
+    def plan(rec: RunRecord, expired: Run) -> Change:
+        change = Change()
+        ledger.close_open_objects(rec, RunStatus.EXPIRED, change)
+        return change
+
+    try:
+        run, _ = ledger.transition(RunEvent.EXPIRE, plan=plan)
+    except InvalidTransition:
+        return None
+    store.client.publish(store.keys.control_channel(), run_id)
+    return run
+
+
+def get_step(store: RedisStore, project: str, thread_id: str, run_id: str, step_id: str) -> RunStep:
+    step = store.get_step(project, thread_id, step_id)
+    if step is None or step.run_id != run_id:
+        raise not_found("run step", step_id)
+    return step
+
+
+def _read(ledger: RunLedger) -> RunRecord:
+    record = ledger.store.get_run(ledger.project, ledger.thread_id, ledger.run_id)
+    if record is None:
+        raise not_found("run", ledger.run_id)
+    return record

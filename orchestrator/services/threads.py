@@ -1,0 +1,121 @@
+"""Thread and message use cases. Messages enter a thread only while no run holds it."""
+
+from __future__ import annotations
+
+from orchestrator.domain.ids import new_id
+from orchestrator.domain.models import JSON, Message, Thread
+from orchestrator.domain.requests import MessageCreate, ThreadCreate, ThreadUpdate
+from orchestrator.errors import ThreadBusy
+from orchestrator.services.assistants import not_found
+from orchestrator.services.ledger import now_s
+from orchestrator.store import Commit, RedisStore
+
+
+def new_message(thread_id: str, body: MessageCreate, *, now: int) -> Message:
+    if isinstance(body.content, str):
+        content: list[JSON] = [{"type": "text", "text": {"value": body.content, "annotations": []}}]
+    else:
+        content = []
+        for part in body.content:
+            if part.type == "text":
+                content.append({"type": "text", "text": {"value": part.text, "annotations": []}})
+            else:
+                content.append(part.model_dump())
+    return Message(
+        id=new_id("msg_"),
+        created_at=now,
+        completed_at=now,
+        thread_id=thread_id,
+        role=body.role,
+        content=content,
+        attachments=body.attachments or [],
+        metadata=body.metadata or {},
+    )
+
+
+def create_thread(store: RedisStore, project: str, body: ThreadCreate | None) -> Thread:
+    body = body or ThreadCreate()
+    now = now_s()
+    thread = Thread(
+        id=new_id("thread_"), created_at=now, metadata=body.metadata or {}, tool_resources=body.tool_resources or {}
+    )
+    keys = store.keys
+    messages = [new_message(thread.id, m, now=now) for m in body.messages or []]
+    store.put_indexed(
+        [(keys.thread(project, thread.id), thread), *((keys.message(project, thread.id, m.id), m) for m in messages)],
+        [(keys.messages(project, thread.id), m.id) for m in messages],
+    )
+    return thread
+
+
+def get_thread(store: RedisStore, project: str, thread_id: str) -> Thread:
+    thread = store.get_thread(project, thread_id)
+    if thread is None:
+        raise not_found("thread", thread_id)
+    return thread
+
+
+def update_thread(store: RedisStore, project: str, thread_id: str, body: ThreadUpdate) -> Thread:
+    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    updated = store.update_doc(store.keys.thread(project, thread_id), Thread, lambda t: t.model_copy(update=changes))
+    if updated is None:
+        raise not_found("thread", thread_id)
+    return updated
+
+
+def delete_thread(store: RedisStore, project: str, thread_id: str) -> None:
+    get_thread(store, project, thread_id)
+    keys = store.keys
+    message_ids = store.all_ids(keys.messages(project, thread_id))
+    store.delete(
+        [
+            keys.thread(project, thread_id),
+            keys.messages(project, thread_id),
+            *(keys.message(project, thread_id, m) for m in message_ids),
+        ]
+    )
+
+
+def add_message(store: RedisStore, project: str, thread_id: str, body: MessageCreate) -> Message:
+    get_thread(store, project, thread_id)
+    message = new_message(thread_id, body, now=now_s())
+    keys = store.keys
+    commit = Commit(project=project, thread_id=thread_id, active="free")
+    commit.docs.append((keys.message(project, thread_id, message.id), message.model_dump_json().encode()))
+    commit.index.append((keys.messages(project, thread_id), message.id))
+    try:
+        store.commit(commit)
+    except ThreadBusy as exc:
+        raise ThreadBusy(
+            f"Can't add messages to {thread_id} while a run {exc.active_run_id} is active.",
+            active_run_id=exc.active_run_id,
+        ) from None
+    return message
+
+
+def get_message(store: RedisStore, project: str, thread_id: str, message_id: str) -> Message:
+    message = store.get_message(project, thread_id, message_id)
+    if message is None:
+        raise not_found("message", message_id)
+    return message
+
+
+def update_message(
+    store: RedisStore, project: str, thread_id: str, message_id: str, metadata: dict[str, str] | None
+) -> Message:
+    updated = store.update_doc(
+        store.keys.message(project, thread_id, message_id),
+        Message,
+        lambda m: m.model_copy(update={"metadata": metadata or {}}),
+    )
+    if updated is None:
+        raise not_found("message", message_id)
+    return updated
+
+
+def delete_message(store: RedisStore, project: str, thread_id: str, message_id: str) -> None:
+    keys = store.keys
+    if not store.delete(
+        [keys.message(project, thread_id, message_id)], [(keys.messages(project, thread_id), message_id)]
+    ):
+        raise not_found("message", message_id)

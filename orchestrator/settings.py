@@ -1,0 +1,60 @@
+"""Configuration: one `Settings` object read from `ORCH_*` environment variables, built by `get_settings()`."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ApiKey(BaseModel):
+    key: SecretStr
+    project: str
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ORCH_", env_nested_delimiter="__", extra="ignore")
+
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis holding every object, event log and bus.")
+    broker_url: str | None = Field(None, description="Celery broker; defaults to redis_url.")
+    key_prefix: str = Field("orch", description="Prefix of every Redis key this deployment owns.")
+    api_keys: str = Field(
+        "",
+        description="Comma-separated `key=project` pairs. A request's bearer key selects its project.",
+    )
+    model_base_url: str | None = Field(None, description="OpenAI-compatible Chat Completions endpoint (…/v1).")
+    model_api_key: SecretStr = Field(SecretStr("not-needed"), description="API key sent to the upstream model.")
+    model_timeout_s: float = Field(60.0, gt=0, description="Upstream read timeout per request.")
+    model_max_retries: int = Field(2, ge=0, description="Upstream retries on 429, 5xx and timeouts, with backoff.")
+    run_expiry_s: int = Field(600, gt=0, description="A run not finished this long after creation is expired.")
+    max_turns: int = Field(16, gt=0, description="Model turns one run may take before it fails.")
+    event_log_maxlen: int = Field(10_000, gt=0, description="Approximate cap of each run's event log (a stream).")
+    event_log_ttl_s: int = Field(86_400, gt=0, description="How long a finished run's event log is kept.")
+    sse_keepalive_s: float = Field(10.0, gt=0, description="Seconds of silence after which SSE sends a comment.")
+    sweep_interval_s: float = Field(2.0, gt=0, description="How often the sweeper looks for expired runs.")
+    code_timeout_s: float = Field(30.0, gt=0, description="Wall-clock limit of one code_interpreter execution.")
+    code_memory_mb: int = Field(512, gt=0, description="Address-space limit of one code_interpreter execution.")
+    log_level: str = Field("INFO", description="Log level of every process.")
+    log_json: bool | None = Field(None, description="JSON log lines; default: JSON unless stderr is a TTY.")
+
+    @field_validator("api_keys")
+    @classmethod
+    def _parse_keys(cls, value: str) -> str:
+        for pair in filter(None, (p.strip() for p in value.split(","))):
+            key, sep, project = pair.partition("=")
+            if not sep or not key.strip() or not project.strip():
+                raise ValueError(f"ORCH_API_KEYS entries must look like key=project, got {pair!r}")
+        return value
+
+    def api_key_map(self) -> dict[str, str]:
+        """The bearer key to project mapping."""
+        pairs = (p.strip().partition("=") for p in self.api_keys.split(",") if p.strip())
+        return {key.strip(): project.strip() for key, _, project in pairs}
+
+    @property
+    def celery_broker_url(self) -> str:
+        return self.broker_url or self.redis_url
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, with explicit overrides winning."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,78 @@
+"""Every Redis key and channel name. Nothing else builds key strings.
+
+A thread's keys share the `{thread_id}` hash tag, so the scripts that touch a run, its thread's messages and
+its event log address one slot. Project names are part of every key, so another project's key cannot even
+name an object it does not own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str
+
+    # Assistants are not tied to a thread.
+    def assistant(self, project: str, assistant_id: str) -> str:
+        return f"{self.prefix}:p:{project}:asst:{assistant_id}"
+
+    def assistants(self, project: str) -> str:
+        return f"{self.prefix}:p:{project}:assistants"
+
+    def thread(self, project: str, thread_id: str) -> str:
+        return f"{self.prefix}:p:{project}:{{{thread_id}}}:thread"
+
+    def active_run(self, project: str, thread_id: str) -> str:
+        return f"{self.prefix}:p:{project}:{{{thread_id}}}:active"
+
+    def messages(self, project: str, thread_id: str) -> str:
+        return f"{self.prefix}:p:{project}:{{{thread_id}}}:messages"
+
+    def message(self, project: str, thread_id: str, message_id: str) -> str:
+        return f"{self.prefix}:p:{project}:{{{thread_id}}}:msg:{message_id}"
+
+    def runs(self, project: str, thread_id: str) -> str:
+        return f"{self.prefix}:p:{project}:{{{thread_id}}}:runs"
+
+    def run(self, project: str, thread_id: str, run_id: str) -> str:
+        return f"{self.prefix}:p:{project}:{{{thread_id}}}:run:{run_id}"
+
+    def run_messages(self, project: str, thread_id: str, run_id: str) -> str:
+        return f"{self.prefix}:p:{project}:{{{thread_id}}}:run:{run_id}:messages"
+
+    def steps(self, project: str, thread_id: str, run_id: str) -> str:
+        return f"{self.prefix}:p:{project}:{{{thread_id}}}:run:{run_id}:steps"
+
+    def step(self, project: str, thread_id: str, step_id: str) -> str:
+        return f"{self.prefix}:p:{project}:{{{thread_id}}}:step:{step_id}"
+
+    def tool_outputs(self, project: str, thread_id: str, step_id: str) -> str:
+        return f"{self.prefix}:p:{project}:{{{thread_id}}}:step:{step_id}:outputs"
+
+    def events(self, project: str, thread_id: str, run_id: str) -> str:
+        return f"{self.prefix}:p:{project}:{{{thread_id}}}:run:{run_id}:events"
+
+    def expiring(self) -> str:
+        """Sorted set of active runs scored by expires_at; the sweeper's only way to find them (no SCAN)."""
+        return f"{self.prefix}:expiring"
+
+    def run_channel(self, run_id: str) -> str:
+        return f"{self.prefix}:events:{run_id}"
+
+    def control_channel(self) -> str:
+        """Cancellation notices for the run workers, so a streaming model call stops within a second."""
+        return f"{self.prefix}:control"
+
+    def worker_heartbeat(self, pool: str) -> str:
+        return f"{self.prefix}:workers:{pool}"
+
+
+def expiry_member(project: str, thread_id: str, run_id: str) -> str:
+    return f"{project}|{thread_id}|{run_id}"
+
+
+def parse_expiry_member(member: str) -> tuple[str, str, str]:
+    project, thread_id, run_id = member.split("|", 2)
+    return project, thread_id, run_id

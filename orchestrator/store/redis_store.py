@@ -1,0 +1,268 @@
+"""`RedisStore`: the only module that issues Redis data commands for objects, indexes and event logs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+import orjson
+import redis
+from pydantic import BaseModel
+
+from orchestrator.domain.models import Assistant, Message, Run, RunStep, Thread, Usage
+from orchestrator.errors import ConcurrentUpdate, ThreadBusy
+from orchestrator.store.commit import Commit, CommitResult
+from orchestrator.store.keys import Keys, expiry_member
+from orchestrator.store.scripts import Scripts
+
+M = TypeVar("M", bound=BaseModel)
+Order = Literal["asc", "desc"]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run as stored: the public object plus the executor's bookkeeping fields."""
+
+    run: Run
+    version: int
+    project: str
+    dispatch: str = ""  # token of the one execute task allowed to claim the run
+    holder: str = ""  # token of the executor currently working on the run
+    awaiting: int = 0  # server-side tool outputs the parked run waits for
+    open_step: str = ""  # the step in progress (a tool step while parked or in requires_action)
+    open_message: str = ""  # the message being written
+    usage: Usage = Usage()  # tokens used by the run's turns so far
+    turns: int = 0  # model turns taken so far
+
+
+@dataclass(frozen=True)
+class Page:
+    ids: list[str]
+    has_more: bool
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    id: str
+    event: str
+    data: bytes
+
+
+class RedisStore:
+    def __init__(
+        self, client: redis.Redis, keys: Keys, *, event_log_maxlen: int = 10_000, event_log_ttl_s: int = 86_400
+    ) -> None:
+        self.client = client
+        self.keys = keys
+        self._scripts = Scripts(client)
+        self._maxlen = event_log_maxlen
+        self._ttl = event_log_ttl_s
+
+    # -- documents -------------------------------------------------------------------------------------------
+
+    def _get(self, key: str, model: type[M]) -> M | None:
+        raw = self.client.get(key)
+        return None if raw is None else model.model_validate_json(raw)
+
+    def _get_many(self, keys: Sequence[str], model: type[M]) -> list[M]:
+        if not keys:
+            return []
+        return [model.model_validate_json(raw) for raw in self.client.mget(keys) if raw is not None]
+
+    def put_indexed(self, docs: Sequence[tuple[str, BaseModel]], index: Sequence[tuple[str, str]]) -> None:
+        """Write documents and their index entries in one transaction (no run is involved)."""
+        pipe = self.client.pipeline(transaction=True)
+        for key, doc in docs:
+            pipe.set(key, doc.model_dump_json())
+        for index_key, member in index:
+            pipe.zadd(index_key, {member: 0})
+        pipe.execute()
+
+    def update_doc(self, key: str, model: type[M], change: Callable[[M], M]) -> M | None:
+        """Optimistic read-change-write of one document (WATCH/MULTI), retried when another writer wins."""
+        with self.client.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    raw = pipe.get(key)
+                    if raw is None:
+                        return None
+                    updated = change(model.model_validate_json(raw))
+                    pipe.multi()
+                    pipe.set(key, updated.model_dump_json())
+                    pipe.execute()
+                    return updated
+                except redis.WatchError:
+                    continue
+
+    def delete(self, keys: Sequence[str], index: Sequence[tuple[str, str]] = ()) -> bool:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.delete(*keys)
+        for index_key, member in index:
+            pipe.zrem(index_key, member)
+        deleted = pipe.execute()[0]
+        return bool(deleted)
+
+    def page(
+        self, index_key: str, *, limit: int, order: Order, after: str | None = None, before: str | None = None
+    ) -> Page:
+        """One page of an id index in creation order, OpenAI cursor semantics, O(log n + limit)."""
+        if order == "asc":
+            low = f"({after}" if after else "-"
+            high = f"({before}" if before else "+"
+            if before and not after:
+                ids = self.client.zrevrangebylex(index_key, high, low, start=0, num=limit + 1)
+                return Page(ids=list(reversed(ids[:limit])), has_more=len(ids) > limit)
+            ids = self.client.zrangebylex(index_key, low, high, start=0, num=limit + 1)
+        else:
+            high = f"({after}" if after else "+"
+            low = f"({before}" if before else "-"
+            if before and not after:
+                ids = self.client.zrangebylex(index_key, low, high, start=0, num=limit + 1)
+                return Page(ids=list(reversed(ids[:limit])), has_more=len(ids) > limit)
+            ids = self.client.zrevrangebylex(index_key, high, low, start=0, num=limit + 1)
+        return Page(ids=ids[:limit], has_more=len(ids) > limit)
+
+    def all_ids(self, index_key: str) -> list[str]:
+        ids: list[str] = self.client.zrangebylex(index_key, "-", "+")
+        return ids
+
+    # -- typed reads ------------------------------------------------------------------------------------------
+
+    def get_assistant(self, project: str, assistant_id: str) -> Assistant | None:
+        return self._get(self.keys.assistant(project, assistant_id), Assistant)
+
+    def get_assistants(self, project: str, ids: Sequence[str]) -> list[Assistant]:
+        return self._get_many([self.keys.assistant(project, i) for i in ids], Assistant)
+
+    def get_thread(self, project: str, thread_id: str) -> Thread | None:
+        return self._get(self.keys.thread(project, thread_id), Thread)
+
+    def get_message(self, project: str, thread_id: str, message_id: str) -> Message | None:
+        return self._get(self.keys.message(project, thread_id, message_id), Message)
+
+    def get_messages(self, project: str, thread_id: str, ids: Sequence[str]) -> list[Message]:
+        return self._get_many([self.keys.message(project, thread_id, i) for i in ids], Message)
+
+    def get_step(self, project: str, thread_id: str, step_id: str) -> RunStep | None:
+        return self._get(self.keys.step(project, thread_id, step_id), RunStep)
+
+    def get_steps(self, project: str, thread_id: str, ids: Sequence[str]) -> list[RunStep]:
+        return self._get_many([self.keys.step(project, thread_id, i) for i in ids], RunStep)
+
+    def get_run(self, project: str, thread_id: str, run_id: str) -> RunRecord | None:
+        fields = self.client.hgetall(self.keys.run(project, thread_id, run_id))
+        if not fields:
+            return None
+        return RunRecord(
+            run=Run.model_validate_json(fields["doc"]),
+            version=int(fields.get("ver", 0)),
+            project=project,
+            dispatch=fields.get("dispatch", ""),
+            holder=fields.get("holder", ""),
+            awaiting=int(fields.get("awaiting", 0) or 0),
+            open_step=fields.get("open_step", ""),
+            open_message=fields.get("open_message", ""),
+            usage=Usage.model_validate_json(fields["usage"]) if fields.get("usage") else Usage(),
+            turns=int(fields.get("turns", 0) or 0),
+        )
+
+    def get_runs(self, project: str, thread_id: str, ids: Sequence[str]) -> list[Run]:
+        pipe = self.client.pipeline(transaction=False)
+        for run_id in ids:
+            pipe.hget(self.keys.run(project, thread_id, run_id), "doc")
+        return [Run.model_validate_json(raw) for raw in pipe.execute() if raw is not None]
+
+    def active_run_id(self, project: str, thread_id: str) -> str | None:
+        value: str | None = self.client.get(self.keys.active_run(project, thread_id))
+        return value
+
+    def tool_outputs(self, project: str, thread_id: str, step_id: str) -> dict[str, str]:
+        outputs: dict[str, str] = self.client.hgetall(self.keys.tool_outputs(project, thread_id, step_id))
+        return outputs
+
+    def events(
+        self, project: str, thread_id: str, run_id: str, after: str = "-", count: int = 1000
+    ) -> list[StoredEvent]:
+        start = f"({after}" if after != "-" else "-"
+        entries = self.client.xrange(self.keys.events(project, thread_id, run_id), start, "+", count=count)
+        return [StoredEvent(id=i, event=f["e"], data=f["d"].encode()) for i, f in entries]
+
+    # -- atomic writes ---------------------------------------------------------------------------------------
+
+    def commit(self, commit: Commit) -> CommitResult:
+        """Apply `commit` atomically; raise `ConcurrentUpdate` if a guard fails, `ThreadBusy` if the thread is held."""
+        keys = self.keys
+        p, t, r = commit.project, commit.thread_id, commit.run_id
+        run_key = keys.run(p, t, r) if r else keys.active_run(p, t)
+        script_keys = [run_key, keys.events(p, t, r) if r else run_key, keys.active_run(p, t), keys.expiring()]
+        args: list[str | bytes | int] = [
+            r,
+            commit.active,
+            keys.run_channel(r) if r else "",
+            self._maxlen,
+            self._ttl,
+            commit.expires_at if commit.expires_at is not None else "",
+            expiry_member(p, t, r),
+            len(commit.guards),
+        ]
+        for name, allowed in commit.guards.items():
+            args += [name, "|".join(allowed)]
+        args.append(len(commit.run_fields))
+        for name, value in commit.run_fields.items():
+            args += [name, value]
+        args.append(len(commit.docs))
+        for key, doc in commit.docs:
+            script_keys.append(key)
+            args.append(doc)
+        args.append(len(commit.index))
+        for index_key, member in commit.index:
+            script_keys.append(index_key)
+            args.append(member)
+        for name, data in commit.events:
+            args += [name, data]
+        reply = self._scripts.commit(keys=script_keys, args=args)
+        status = int(reply[0])
+        if status == 2:
+            raise ThreadBusy(f"Thread {t} already has an active run {reply[1]}.", active_run_id=str(reply[1]))
+        if status == 0:
+            raise ConcurrentUpdate(f"run {r}: {reply[1]} is {reply[2]!r}", field=str(reply[1]), current=str(reply[2]))
+        return CommitResult(version=int(reply[1]), event_ids=[str(x) for x in reply[2:]])
+
+    def record_tool_output(
+        self,
+        project: str,
+        thread_id: str,
+        run_id: str,
+        step_id: str,
+        call_id: str,
+        output: bytes,
+        token: str,
+        events: Sequence[tuple[str, bytes]],
+    ) -> str:
+        """Store a server-side tool's output; returns 'dispatch' for exactly one caller once all are in."""
+        k = self.keys
+        args: list[str | bytes | int] = [call_id, output, token, k.run_channel(run_id), self._maxlen]
+        for name, data in events:
+            args += [name, data]
+        reply = self._scripts.tool_output(
+            keys=[
+                k.run(project, thread_id, run_id),
+                k.tool_outputs(project, thread_id, step_id),
+                k.events(project, thread_id, run_id),
+            ],
+            args=args,
+        )
+        return str(reply[0])
+
+    def expiring_runs(self, now: int, limit: int = 100) -> list[str]:
+        members: list[str] = self.client.zrangebyscore(self.keys.expiring(), "-inf", now, start=0, num=limit)
+        return members
+
+    def forget_expiring(self, member: str) -> None:
+        self.client.zrem(self.keys.expiring(), member)
+
+
+def dumps(value: object) -> bytes:
+    return orjson.dumps(value)

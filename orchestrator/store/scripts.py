@@ -1,0 +1,22 @@
+"""The Lua scripts, loaded once from `scripts/*.lua` and registered per client (EVALSHA with EVAL fallback)."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+import redis
+from redis.commands.core import Script
+
+
+@cache
+def _source(name: str) -> str:
+    return resources.files("orchestrator.store").joinpath("scripts", f"{name}.lua").read_text()
+
+
+class Scripts:
+    """The scripts bound to one client."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.commit: Script = client.register_script(_source("commit"))
+        self.tool_output: Script = client.register_script(_source("tool_output"))

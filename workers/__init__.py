@@ -1,0 +1,1 @@
+"""Celery workers: the run executor and the tool pools."""

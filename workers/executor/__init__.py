@@ -1,0 +1,1 @@
+"""The run executor: drives one run through model turns and tool calls."""

@@ -1,0 +1,91 @@
+"""The model's view of a run: instructions, the thread's messages under the truncation strategy, this run's
+earlier turns (text and tool calls with their outputs), and the sampling options."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from orchestrator.domain.models import JSON, Message, Run, RunStep
+from orchestrator.domain.tools import SERVER_TOOLS, chat_tool_choice, chat_tools
+
+CHARS_PER_TOKEN = 4  # a tokenizer-free estimate; only used to truncate before the model reports real counts
+
+
+def build_request(run: Run, history: list[Message], steps: list[RunStep], max_tokens: int | None) -> dict[str, Any]:
+    messages: list[dict[str, Any]] = []
+    if run.instructions:
+        messages.append({"role": "system", "content": run.instructions})
+    messages += truncate(run, [_chat_message(m) for m in history if m.run_id != run.id])
+    for step in steps:
+        messages += _step_messages(step)
+    request: dict[str, Any] = {"model": run.model, "messages": messages}
+    tools = chat_tools(run.tools)
+    if tools:
+        request["tools"] = tools
+        request["tool_choice"] = chat_tool_choice(run.tool_choice)
+        request["parallel_tool_calls"] = run.parallel_tool_calls
+    for name in ("temperature", "top_p"):
+        if getattr(run, name) is not None:
+            request[name] = getattr(run, name)
+    if isinstance(run.response_format, dict):
+        request["response_format"] = run.response_format
+    if max_tokens is not None:
+        request["max_tokens"] = max_tokens
+    return request
+
+
+def truncate(run: Run, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    strategy = run.truncation_strategy
+    if strategy.get("type") == "last_messages" and strategy.get("last_messages"):
+        messages = messages[-int(strategy["last_messages"]) :]
+    if run.max_prompt_tokens is not None:
+        budget = run.max_prompt_tokens * CHARS_PER_TOKEN
+        while len(messages) > 1 and sum(len(str(m["content"])) for m in messages) > budget:
+            messages = messages[1:]
+    return messages
+
+
+def _chat_message(message: Message) -> dict[str, Any]:
+    parts: list[str] = []
+    for part in message.content:
+        if part["type"] == "text":
+            parts.append(part["text"]["value"])
+        elif part["type"] == "image_url":
+            parts.append(f"[image: {part['image_url']['url']}]")
+        elif part["type"] == "image_file":
+            parts.append(f"[image file: {part['image_file']['file_id']}]")
+    return {"role": message.role, "content": "\n".join(parts)}
+
+
+def _step_messages(step: RunStep) -> list[dict[str, Any]]:
+    if step.type != "tool_calls":
+        return []
+    calls = step.tool_calls()
+    out: list[dict[str, Any]] = [
+        {"role": "assistant", "content": None, "tool_calls": [_chat_call(call) for call in calls]}
+    ]
+    out += [{"role": "tool", "tool_call_id": call["id"], "content": call_output(call)} for call in calls]
+    return out
+
+
+def _chat_call(call: JSON) -> dict[str, Any]:
+    kind = call["type"]
+    if kind == "function":
+        name, arguments = call["function"]["name"], call["function"]["arguments"]
+    else:
+        name = kind
+        arg = SERVER_TOOLS[kind][1]
+        value = call[kind].get("input", "") if kind == "code_interpreter" else call[kind].get("query", "")
+        arguments = orjson.dumps({arg: value}).decode()
+    return {"id": call["id"], "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def call_output(call: JSON) -> str:
+    kind = call["type"]
+    if kind == "function":
+        return str(call["function"].get("output") or "")
+    if kind == "code_interpreter":
+        return "".join(o.get("logs", "") for o in call["code_interpreter"].get("outputs", []) if o["type"] == "logs")
+    return orjson.dumps(call.get(kind, {}).get("results", [])).decode()

@@ -1,0 +1,285 @@
+"""`RunExecutor`: claims a run, takes model turns, parks it on tools or the client, and finishes it.
+
+No Celery here: the task in `tasks.py` only calls `execute`. Every write goes through `RunLedger`, guarded by
+the executor's holder token, so a cancel, an expiry or a second delivery of the same task can never be
+overwritten by a stale executor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import structlog
+
+from orchestrator.domain.models import RequiredAction, Run, RunLastError, RunStep, Usage
+from orchestrator.domain.status import MessageStatus, RunStatus, StepStatus
+from orchestrator.domain.tools import SERVER_TOOLS
+from orchestrator.domain.transitions import RunEvent, apply
+from orchestrator.errors import ConcurrentUpdate, InvalidTransition, UpstreamError
+from orchestrator.services.dispatch import Dispatcher
+from orchestrator.services.ledger import Change, RunLedger, new_token, now_s
+from orchestrator.store import RedisStore, RunRecord
+from workers.executor.cancel import CancelWatcher
+from workers.executor.context import build_request
+from workers.executor.llm import ChatModel
+from workers.executor.turn import Turn
+
+log = structlog.get_logger(__name__)
+
+
+class RunExecutor:
+    def __init__(
+        self,
+        store: RedisStore,
+        model: ChatModel,
+        dispatcher: Dispatcher,
+        *,
+        max_turns: int,
+        watcher: CancelWatcher | None = None,
+    ) -> None:
+        self.store = store
+        self.model = model
+        self.dispatcher = dispatcher
+        self.max_turns = max_turns
+        self.watcher = watcher
+
+    def execute(self, project: str, thread_id: str, run_id: str, token: str) -> str:
+        """Drive the run until it finishes or parks; returns what happened, for logs and tests."""
+        ledger = RunLedger(self.store, project, thread_id, run_id)
+        holder = new_token()
+        record = self._claim(ledger, token, holder)
+        if record is None:
+            return "skipped"
+        try:
+            return self._drive(ledger, record, holder)
+        except UpstreamError as exc:
+            return self._stop(ledger, holder, RunLastError(code=exc.code, message=exc.message))  # type: ignore[arg-type]
+        except ConcurrentUpdate:
+            return self._stop(ledger, holder, None)
+        except Exception:
+            log.exception("run.crashed")
+            return self._stop(ledger, holder, RunLastError(code="server_error", message="The run failed unexpectedly."))
+        finally:
+            if self.watcher is not None:
+                self.watcher.forget(run_id)
+
+    # -- claiming --------------------------------------------------------------------------------------------
+
+    def _claim(self, ledger: RunLedger, token: str, holder: str) -> RunRecord | None:
+        """Take the run for this delivery; a second delivery of the same task finds the token spent."""
+        for _ in range(8):
+            record = ledger.read()
+            if record.dispatch != token:
+                return None
+            run: Run | None = None
+            change = Change(guards={"dispatch": (token,)}, fields={"dispatch": "", "holder": holder})
+            if record.run.status is RunStatus.QUEUED:
+                run = apply(record.run, RunEvent.START, now_s())
+                change.events.append(("thread.run.in_progress", run.wire()))
+            elif record.run.status not in (RunStatus.IN_PROGRESS, RunStatus.CANCELLING):
+                return None
+            try:
+                ledger.commit(record, run, change)
+            except ConcurrentUpdate as exc:
+                if exc.field == "dispatch":
+                    return None
+                continue
+            return ledger.read()
+        return None
+
+    # -- driving ---------------------------------------------------------------------------------------------
+
+    def _drive(self, ledger: RunLedger, record: RunRecord, holder: str) -> str:
+        if record.run.status is RunStatus.CANCELLING:
+            return self._stop(ledger, holder, None)
+        if record.open_step:
+            outcome = self._resume_after_tools(ledger, record, holder)
+            if outcome is not None:
+                return outcome
+        while True:
+            record = ledger.read()
+            run = record.run
+            if run.status is not RunStatus.IN_PROGRESS:
+                return self._stop(ledger, holder, None)
+            if record.turns >= self.max_turns:
+                error = f"The run took more than {self.max_turns} model turns without answering."
+                return self._stop(ledger, holder, RunLastError(code="server_error", message=error))
+            budget = _exhausted_budget(run, record.usage)
+            if budget is not None:
+                return self._finish(ledger, holder, None, record.usage, incomplete=budget)
+            outcome = self._take_turn(ledger, record, holder)
+            if outcome is not None:
+                return outcome
+
+    def _take_turn(self, ledger: RunLedger, record: RunRecord, holder: str) -> str | None:
+        run = record.run
+        p, t = ledger.project, ledger.thread_id
+        history = self.store.get_messages(p, t, self.store.all_ids(self.store.keys.messages(p, t)))
+        steps = self.store.get_steps(p, t, self.store.all_ids(self.store.keys.steps(p, t, run.id)))
+        max_tokens = None
+        if run.max_completion_tokens is not None:
+            max_tokens = run.max_completion_tokens - record.usage.completion_tokens
+        request = build_request(run, history, steps, max_tokens)
+        turn = Turn(ledger=ledger, run=run, holder=holder)
+        for piece in self.model.stream(request, on_open=self._on_open(run.id)):
+            turn.feed(piece)
+        assert turn.finish is not None
+        usage = record.usage + turn.finish.usage
+        bookkeeping = {"usage": usage.model_dump_json(), "turns": str(record.turns + 1)}
+        if turn.calls:
+            return self._after_tool_calls(ledger, turn, holder, bookkeeping)
+        if turn.finish.reason == "length" and run.max_completion_tokens is not None:
+            return self._finish(ledger, holder, turn, usage, incomplete="max_completion_tokens")
+        return self._finish(ledger, holder, turn, usage)
+
+    def _on_open(self, run_id: str) -> Callable[[Any], None] | None:
+        watcher = self.watcher
+        if watcher is None:
+            return None
+        return lambda stream: watcher.watch(run_id, stream)
+
+    # -- tools -----------------------------------------------------------------------------------------------
+
+    def _after_tool_calls(self, ledger: RunLedger, turn: Turn, holder: str, bookkeeping: dict[str, str]) -> str:
+        assert turn.tool_step is not None and turn.finish is not None
+        step = turn.tool_step.model_copy(
+            update={
+                "step_details": {"type": "tool_calls", "tool_calls": turn.step_tool_calls()},
+                "usage": turn.finish.usage,
+            }
+        )
+        server_calls = [c for c in turn.calls.values() if c.type in SERVER_TOOLS]
+        if not server_calls:
+            return self._require_action(ledger, step, holder, bookkeeping)
+        fields = {**bookkeeping, "awaiting": str(len(server_calls)), "holder": ""}
+        ledger.commit(None, None, Change(guards=_held(holder), fields=fields, docs=[step]))
+        for call in server_calls:
+            self.dispatcher.run_tool(
+                call.type,
+                {
+                    "project": ledger.project,
+                    "thread_id": ledger.thread_id,
+                    "run_id": ledger.run_id,
+                    "step_id": step.id,
+                    "call_id": call.id,
+                    "index": call.index,
+                    "argument": call.server_argument(),
+                },
+            )
+        log.info("run.awaiting_tools", calls=len(server_calls))
+        return "awaiting_tools"
+
+    def _require_action(self, ledger: RunLedger, step: RunStep, holder: str, fields: dict[str, str]) -> str:
+        calls = [
+            {
+                "id": c["id"],
+                "type": "function",
+                "function": {"name": c["function"]["name"], "arguments": c["function"]["arguments"]},
+            }
+            for c in step.tool_calls()
+            if c["type"] == "function" and c["function"].get("output") is None
+        ]
+        action = RequiredAction(submit_tool_outputs={"tool_calls": calls})
+        ledger.transition(
+            RunEvent.REQUIRE_ACTION,
+            plan=lambda record, run: Change(
+                guards=_held(holder), fields={**fields, "holder": "", "open_step": step.id}, docs=[step]
+            ),
+            usage_update=lambda run: run.model_copy(update={"required_action": action}),
+        )
+        return "requires_action"
+
+    def _resume_after_tools(self, ledger: RunLedger, record: RunRecord, holder: str) -> str | None:
+        step = self.store.get_step(ledger.project, ledger.thread_id, record.open_step)
+        if step is None:
+            return self._stop(ledger, holder, RunLastError(code="server_error", message="The tool step vanished."))
+        outputs = self.store.tool_outputs(ledger.project, ledger.thread_id, step.id)
+        calls = []
+        for call in step.tool_calls():
+            result = orjson.loads(outputs[call["id"]]) if call["id"] in outputs else None
+            if result is not None and result.get("error"):
+                return self._stop(ledger, holder, RunLastError(code="server_error", message=result["error"]))
+            if result is not None and call["type"] == "code_interpreter":
+                call = {**call, "code_interpreter": {**call["code_interpreter"], "outputs": result["outputs"]}}
+            calls.append(call)
+        step = step.model_copy(update={"step_details": {"type": "tool_calls", "tool_calls": calls}})
+        if any(c["type"] == "function" and c["function"].get("output") is None for c in calls):
+            return self._require_action(ledger, step, holder, {"awaiting": "0"})
+        step = step.model_copy(update={"status": StepStatus.COMPLETED, "completed_at": now_s()})
+        change = Change(
+            guards=_held(holder),
+            fields={"open_step": "", "awaiting": "0"},
+            docs=[step],
+            events=[("thread.run.step.completed", step.wire())],
+        )
+        ledger.commit(None, None, change)
+        return None
+
+    # -- endings ---------------------------------------------------------------------------------------------
+
+    def _finish(
+        self, ledger: RunLedger, holder: str, turn: Turn | None, usage: Usage, incomplete: str | None = None
+    ) -> str:
+        if turn is not None and turn.message is None:
+            turn.ensure_message()
+
+        def plan(record: RunRecord, run: Run) -> Change:
+            change = Change(guards=_held(holder))
+            if turn is not None and turn.message is not None:
+                status = MessageStatus.INCOMPLETE if incomplete else MessageStatus.COMPLETED
+                change = turn.close_message(status, "max_tokens" if incomplete else None)
+                change.guards.update(_held(holder))
+            return change
+
+        event = RunEvent.INCOMPLETE if incomplete else RunEvent.COMPLETE
+        run, _ = ledger.transition(
+            event,
+            plan=plan,
+            incomplete_reason=incomplete,
+            usage_update=lambda run: run.model_copy(update={"usage": usage}),
+        )
+        log.info("run.finished", status=run.status.value)
+        return run.status.value
+
+    def _stop(self, ledger: RunLedger, holder: str, error: RunLastError | None) -> str:
+        """End the run: cancelled if a cancel is pending, else failed with `error`; no-op if already terminal."""
+        for _ in range(4):
+            record = ledger.read()
+            status = record.run.status
+            if status is RunStatus.CANCELLING:
+                event, target = RunEvent.CANCEL, RunStatus.CANCELLED
+            elif error is not None and status in (RunStatus.QUEUED, RunStatus.IN_PROGRESS):
+                event, target = RunEvent.FAIL, RunStatus.FAILED
+            else:
+                return status.value
+
+            def plan(rec: RunRecord, run: Run, target: RunStatus = target) -> Change:
+                change = Change()
+                ledger.close_open_objects(rec, target, change)
+                return change
+
+            usage = record.usage
+
+            try:
+                run, _ = ledger.transition(
+                    event, plan=plan, last_error=error, usage_update=lambda run: run.model_copy(update={"usage": usage})
+                )
+            except (InvalidTransition, ConcurrentUpdate):
+                continue
+            log.info("run.stopped", status=run.status.value, error=error.message if error else None)
+            return run.status.value
+        return ledger.read().run.status.value
+
+
+def _held(holder: str) -> dict[str, tuple[str, ...]]:
+    return {"holder": (holder,)}
+
+
+def _exhausted_budget(run: Run, usage: Usage) -> str | None:
+    if run.max_prompt_tokens is not None and usage.prompt_tokens >= run.max_prompt_tokens:
+        return "max_prompt_tokens"
+    if run.max_completion_tokens is not None and usage.completion_tokens >= run.max_completion_tokens:
+        return "max_completion_tokens"
+    return None

@@ -1,0 +1,237 @@
+"""One model turn as the client sees it: the steps and messages it opens and the deltas it streams."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import orjson
+
+from orchestrator.domain.ids import new_id
+from orchestrator.domain.models import JSON, Message, Run, RunStep
+from orchestrator.domain.status import MessageStatus, StepStatus
+from orchestrator.domain.tools import SERVER_TOOLS, call_type
+from orchestrator.services.ledger import Change, RunLedger, now_s
+from workers.executor.llm import Finish, Piece, TextPiece, ToolCallPiece
+
+
+@dataclass
+class Call:
+    index: int
+    id: str
+    name: str
+    type: str
+    arguments: str = ""
+
+    def server_argument(self) -> str:
+        """The one string argument of a server-side tool, from the model's JSON arguments."""
+        try:
+            parsed = orjson.loads(self.arguments or "{}")
+        except orjson.JSONDecodeError:
+            return self.arguments
+        value = parsed.get(SERVER_TOOLS[self.type][1], "") if isinstance(parsed, dict) else ""
+        return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+@dataclass
+class Turn:
+    """Streams one completion into a message step and/or a tool-calls step, then reports what it produced."""
+
+    ledger: RunLedger
+    run: Run
+    holder: str
+    message: Message | None = None
+    message_step: RunStep | None = None
+    text: str = ""
+    tool_step: RunStep | None = None
+    calls: dict[int, Call] = field(default_factory=dict)
+    finish: Finish | None = None
+
+    def feed(self, piece: Piece) -> None:
+        if isinstance(piece, TextPiece):
+            self._text(piece.text)
+        elif isinstance(piece, ToolCallPiece):
+            self._tool_call(piece)
+        else:
+            self.finish = piece
+            self._flush_server_inputs()
+
+    # -- text ------------------------------------------------------------------------------------------------
+
+    def _text(self, text: str) -> None:
+        if not text or self.tool_step is not None:
+            return  # text after tool calls in the same completion has no place in the Assistants model
+        if self.message is None:
+            self._open_message()
+        assert self.message is not None
+        part: JSON = {"index": 0, "type": "text", "text": {"value": text}}
+        if not self.text:
+            part["text"]["annotations"] = []
+        self.text += text
+        self._emit(
+            "thread.message.delta",
+            {"id": self.message.id, "object": "thread.message.delta", "delta": {"content": [part]}},
+        )
+
+    def ensure_message(self) -> None:
+        """An answer with no text still creates its (empty) message, as clients expect one per completed run."""
+        if self.message is None:
+            self._open_message()
+
+    def _open_message(self) -> None:
+        now = now_s()
+        run = self.run
+        self.message = Message(
+            id=new_id("msg_"),
+            created_at=now,
+            thread_id=run.thread_id,
+            role="assistant",
+            status=MessageStatus.IN_PROGRESS,
+            completed_at=None,
+            assistant_id=run.assistant_id,
+            run_id=run.id,
+            content=[],
+        )
+        self.message_step = self._new_step(
+            "message_creation", {"type": "message_creation", "message_creation": {"message_id": self.message.id}}
+        )
+        change = self._step_opened(self.message_step)
+        change.new_messages.append(self.message)
+        change.fields["open_message"] = self.message.id
+        change.events += [
+            ("thread.message.created", self.message.wire()),
+            ("thread.message.in_progress", self.message.wire()),
+        ]
+        self._commit(change)
+
+    def close_message(self, status: MessageStatus, reason: str | None = None) -> Change:
+        """The change that finishes the open message and its step (the caller commits it)."""
+        assert self.message is not None and self.message_step is not None
+        now = now_s()
+        content = [{"type": "text", "text": {"value": self.text, "annotations": []}}]
+        update: dict[str, object] = {"status": status, "content": content}
+        if status is MessageStatus.COMPLETED:
+            update["completed_at"] = now
+        else:
+            update.update(incomplete_at=now, incomplete_details={"reason": reason})
+        self.message = self.message.model_copy(update=update)
+        self.message_step = self.message_step.model_copy(
+            update={
+                "status": StepStatus.COMPLETED,
+                "completed_at": now,
+                "usage": self.finish.usage if self.finish and self.tool_step is None else None,
+            }
+        )
+        change = Change(docs=[self.message, self.message_step], fields={"open_message": "", "open_step": ""})
+        change.events += [
+            (f"thread.message.{status.value}", self.message.wire()),
+            ("thread.run.step.completed", self.message_step.wire()),
+        ]
+        return change
+
+    # -- tool calls ------------------------------------------------------------------------------------------
+
+    def _tool_call(self, piece: ToolCallPiece) -> None:
+        if self.message is not None and self.message.status is MessageStatus.IN_PROGRESS:
+            self._commit(self.close_message(MessageStatus.COMPLETED))
+        if self.tool_step is None:
+            self.tool_step = self._new_step("tool_calls", {"type": "tool_calls", "tool_calls": []})
+            self._commit(self._step_opened(self.tool_step))
+        call = self.calls.get(piece.index)
+        if call is None:
+            index = len(self.calls)
+            name = piece.name or "unknown"
+            call = Call(index=index, id=new_id("call_"), name=name, type=call_type(name, self.run.tools))
+            self.calls[piece.index] = call
+            self._emit_call(call, _call_header(call))
+        call.arguments += piece.arguments
+        if call.type == "function" and piece.arguments:
+            self._emit_call(call, {"index": call.index, "type": "function", "function": {"arguments": piece.arguments}})
+
+    def _flush_server_inputs(self) -> None:
+        """Server tools' inputs are JSON-wrapped by the model, so they stream once the call is complete."""
+        for call in self.calls.values():
+            if call.type == "code_interpreter":
+                code = call.server_argument()
+                if code:
+                    self._emit_call(
+                        call, {"index": call.index, "type": "code_interpreter", "code_interpreter": {"input": code}}
+                    )
+
+    def step_tool_calls(self) -> list[JSON]:
+        """The tool calls as stored on the step (server calls without outputs yet)."""
+        stored: list[JSON] = []
+        for call in sorted(self.calls.values(), key=lambda c: c.index):
+            if call.type == "function":
+                stored.append(
+                    {
+                        "id": call.id,
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": call.arguments, "output": None},
+                    }
+                )
+            elif call.type == "code_interpreter":
+                stored.append(
+                    {
+                        "id": call.id,
+                        "type": "code_interpreter",
+                        "code_interpreter": {"input": call.server_argument(), "outputs": []},
+                    }
+                )
+            else:
+                stored.append({"id": call.id, "type": call.type, call.type: {"query": call.server_argument()}})
+        return stored
+
+    # -- plumbing --------------------------------------------------------------------------------------------
+
+    def _new_step(self, kind: str, details: JSON) -> RunStep:
+        run = self.run
+        return RunStep(
+            id=new_id("step_"),
+            created_at=now_s(),
+            run_id=run.id,
+            assistant_id=run.assistant_id,
+            thread_id=run.thread_id,
+            type=kind,  # type: ignore[arg-type]
+            step_details=details,
+        )
+
+    def _step_opened(self, step: RunStep) -> Change:
+        change = Change(new_steps=[step], fields={"open_step": step.id})
+        change.events += [("thread.run.step.created", step.wire()), ("thread.run.step.in_progress", step.wire())]
+        return change
+
+    def _emit_call(self, call: Call, entry: JSON) -> None:
+        assert self.tool_step is not None
+        self._emit(
+            "thread.run.step.delta",
+            {
+                "id": self.tool_step.id,
+                "object": "thread.run.step.delta",
+                "delta": {"step_details": {"type": "tool_calls", "tool_calls": [entry]}},
+            },
+        )
+
+    def _emit(self, name: str, data: JSON) -> None:
+        self.ledger.emit([(name, data)], holder=self.holder)
+
+    def _commit(self, change: Change) -> None:
+        change.guards.update({"status": ("in_progress",), "holder": (self.holder,)})
+        self.ledger.commit(None, None, change)
+
+
+def _call_header(call: Call) -> JSON:
+    if call.type == "function":
+        return {
+            "index": call.index,
+            "id": call.id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": "", "output": None},
+        }
+    if call.type == "code_interpreter":
+        return {
+            "index": call.index,
+            "id": call.id,
+            "type": "code_interpreter",
+            "code_interpreter": {"input": "", "outputs": []},
+        }
+    return {"index": call.index, "id": call.id, "type": call.type, call.type: {}}

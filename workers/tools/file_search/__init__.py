@@ -1,0 +1,1 @@
+"""file_search: routed to its own pool; retrieval itself is a later issue."""
