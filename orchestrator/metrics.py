@@ -16,48 +16,62 @@ RUNS_CREATED = Counter("orchestrator_runs_created_total", "Runs created.")
 RUNS_STARTED = Counter("orchestrator_runs_started_total", "Runs claimed by a worker (queued -> in_progress).")
 RUNS_FINISHED = Counter("orchestrator_runs_finished_total", "Runs that reached a terminal status.", ["status"])
 RUNS_ACTIVE = Gauge(
-    "orchestrator_runs_active", "Runs in each non-terminal status, as last counted by the sweeper.", ["status"],
+    "orchestrator_runs_active",
+    "Runs in each non-terminal status, as last counted by the sweeper.",
+    ["status"],
     multiprocess_mode="mostrecent",
 )
 QUEUE_WAIT = Histogram(
-    "orchestrator_run_queue_wait_seconds", "Time from a run's creation (or re-queue) to a worker claiming it.",
+    "orchestrator_run_queue_wait_seconds",
+    "Time from a run's creation (or re-queue) to a worker claiming it.",
     buckets=_LATENCY_BUCKETS,
 )
 RUN_DURATION = Histogram(
-    "orchestrator_run_duration_seconds", "Time from a run's creation to its terminal status.", ["status"],
+    "orchestrator_run_duration_seconds",
+    "Time from a run's creation to its terminal status.",
+    ["status"],
     buckets=_LATENCY_BUCKETS,
 )
 TIME_TO_FIRST_TOKEN = Histogram(
-    "orchestrator_run_time_to_first_token_seconds", "Time from a run's creation to its first streamed delta.",
+    "orchestrator_run_time_to_first_token_seconds",
+    "Time from a run's creation to its first streamed delta.",
     buckets=_LATENCY_BUCKETS,
 )
 REQUIRES_ACTION_TIME = Histogram(
-    "orchestrator_run_requires_action_seconds", "Time runs spent waiting for the client's tool outputs.",
+    "orchestrator_run_requires_action_seconds",
+    "Time runs spent waiting for the client's tool outputs.",
     buckets=_LATENCY_BUCKETS,
 )
 TOKENS = Counter("orchestrator_tokens_total", "Tokens reported by the upstream model.", ["model", "kind"])
 MODEL_REQUEST_DURATION = Histogram(
-    "orchestrator_model_request_duration_seconds", "Upstream Chat Completions calls, first byte to last.",
+    "orchestrator_model_request_duration_seconds",
+    "Upstream Chat Completions calls, first byte to last.",
     buckets=_LATENCY_BUCKETS,
 )
 MODEL_ERRORS = Counter("orchestrator_model_errors_total", "Upstream model failures after retries.", ["kind"])
 TOOL_CALLS = Counter("orchestrator_tool_calls_total", "Tool calls executed.", ["type", "outcome"])
 TOOL_DURATION = Histogram(
-    "orchestrator_tool_call_duration_seconds", "Server-side tool call execution time.", ["type"],
+    "orchestrator_tool_call_duration_seconds",
+    "Server-side tool call execution time.",
+    ["type"],
     buckets=_LATENCY_BUCKETS,
 )
 EVENTS_PUBLISHED = Counter("orchestrator_events_published_total", "Stream events published.", ["event"])
 SSE_STREAMS_OPEN = Gauge("orchestrator_sse_streams_open", "SSE streams being served.", multiprocess_mode="livesum")
 HTTP_REQUESTS = Counter("orchestrator_http_requests_total", "HTTP requests.", ["method", "route", "status"])
 HTTP_DURATION = Histogram(
-    "orchestrator_http_request_duration_seconds", "HTTP request latency (to the first byte for streams).",
-    ["method", "route"], buckets=_LATENCY_BUCKETS,
+    "orchestrator_http_request_duration_seconds",
+    "HTTP request latency (to the first byte for streams).",
+    ["method", "route"],
+    buckets=_LATENCY_BUCKETS,
 )
 QUEUE_DEPTH = Gauge(
     "orchestrator_queue_depth", "Celery messages waiting per queue.", ["queue"], multiprocess_mode="mostrecent"
 )
 WORKERS_ALIVE = Gauge(
-    "orchestrator_workers_alive", "Worker processes with a fresh heartbeat per pool.", ["pool"],
+    "orchestrator_workers_alive",
+    "Worker processes with a fresh heartbeat per pool.",
+    ["pool"],
     multiprocess_mode="mostrecent",
 )
 

@@ -43,20 +43,20 @@ def make_celery(settings: Settings) -> Celery:
     )
     runtime = Runtime(settings=settings, app=app)
 
-    @app.task(name=EXECUTE_RUN_TASK, bind=True)  # type: ignore[untyped-decorator]
+    @app.task(name=EXECUTE_RUN_TASK, bind=True)
     def execute_run(task: Any, project: str, thread_id: str, run_id: str, token: str) -> str:
         with structlog.contextvars.bound_contextvars(
             project=project, thread_id=thread_id, run_id=run_id, task_id=task.request.id
         ):
             return runtime.executor.execute(project, thread_id, run_id, token)
 
-    @app.task(name=tool_task_name("code_interpreter"), bind=True)  # type: ignore[untyped-decorator]
+    @app.task(name=tool_task_name("code_interpreter"), bind=True)
     def code_interpreter(task: Any, payload: dict[str, Any]) -> str:
         with _tool_context(task, payload):
             result = execute_code(payload["argument"], limits_from(settings))
             return record_result(runtime.store, runtime.dispatcher, payload, result, "code_interpreter")
 
-    @app.task(name=tool_task_name("file_search"), bind=True)  # type: ignore[untyped-decorator]
+    @app.task(name=tool_task_name("file_search"), bind=True)
     def file_search(task: Any, payload: dict[str, Any]) -> str:
         with _tool_context(task, payload):
             return record_result(runtime.store, runtime.dispatcher, payload, search(payload["argument"]), "file_search")

@@ -49,7 +49,7 @@ class RunEventBus:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
-        await self._pubsub.aclose()
+        await self._pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def _read(self) -> None:
         while True:
@@ -96,10 +96,10 @@ async def replay_then_follow(
     """The run's events from `start_id` (inclusive) on, then live ones; `None` marks a quiet second."""
     async with bus.subscribe(run_id) as queue:
         last = (0, 0)
-        for event_id, fields in await client.xrange(log_key, start_id, "+"):
-            event_id = event_id.decode() if isinstance(event_id, bytes) else event_id
+        for raw_id, fields in await client.xrange(log_key, start_id, "+") or []:
+            event_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
             last = _stream_id(event_id)
-            yield BusEvent(event_id, _text(fields, "e"), _text(fields, "d"))
+            yield BusEvent(event_id, _text(fields or {}, "e"), _text(fields or {}, "d"))
         while True:
             try:
                 event = await asyncio.wait_for(queue.get(), timeout=1.0)

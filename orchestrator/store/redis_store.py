@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
 import orjson
@@ -32,7 +32,7 @@ class RunRecord:
     awaiting: int = 0  # server-side tool outputs the parked run waits for
     open_step: str = ""  # the step in progress (a tool step while parked or in requires_action)
     open_message: str = ""  # the message being written
-    usage: Usage = Usage()  # tokens used by the run's turns so far
+    usage: Usage = field(default_factory=Usage)  # tokens used by the run's turns so far
     turns: int = 0  # model turns taken so far
 
 
@@ -84,7 +84,7 @@ class RedisStore:
         with self.client.pipeline(transaction=True) as pipe:
             while True:
                 try:
-                    pipe.watch(key)
+                    pipe.watch(key)  # type: ignore[no-untyped-call]
                     raw = pipe.get(key)
                     if raw is None:
                         return None
@@ -112,21 +112,20 @@ class RedisStore:
             low = f"({after}" if after else "-"
             high = f"({before}" if before else "+"
             if before and not after:
-                ids = self.client.zrevrangebylex(index_key, high, low, start=0, num=limit + 1)
+                ids = _strs(self.client.zrevrangebylex(index_key, high, low, start=0, num=limit + 1))
                 return Page(ids=list(reversed(ids[:limit])), has_more=len(ids) > limit)
-            ids = self.client.zrangebylex(index_key, low, high, start=0, num=limit + 1)
+            ids = _strs(self.client.zrangebylex(index_key, low, high, start=0, num=limit + 1))
         else:
             high = f"({after}" if after else "+"
             low = f"({before}" if before else "-"
             if before and not after:
-                ids = self.client.zrangebylex(index_key, low, high, start=0, num=limit + 1)
+                ids = _strs(self.client.zrangebylex(index_key, low, high, start=0, num=limit + 1))
                 return Page(ids=list(reversed(ids[:limit])), has_more=len(ids) > limit)
-            ids = self.client.zrevrangebylex(index_key, high, low, start=0, num=limit + 1)
+            ids = _strs(self.client.zrevrangebylex(index_key, high, low, start=0, num=limit + 1))
         return Page(ids=ids[:limit], has_more=len(ids) > limit)
 
     def all_ids(self, index_key: str) -> list[str]:
-        ids: list[str] = self.client.zrangebylex(index_key, "-", "+")
-        return ids
+        return _strs(self.client.zrangebylex(index_key, "-", "+"))
 
     # -- typed reads ------------------------------------------------------------------------------------------
 
@@ -152,8 +151,11 @@ class RedisStore:
         return self._get_many([self.keys.step(project, thread_id, i) for i in ids], RunStep)
 
     def get_run(self, project: str, thread_id: str, run_id: str) -> RunRecord | None:
-        fields = self.client.hgetall(self.keys.run(project, thread_id, run_id))
-        if not fields:
+        raw = self.client.hgetall(self.keys.run(project, thread_id, run_id))
+        if not raw:
+            return None
+        fields = {_str(k): _str(v) for k, v in raw.items()}
+        if "doc" not in fields:
             return None
         return RunRecord(
             run=Run.model_validate_json(fields["doc"]),
@@ -175,19 +177,21 @@ class RedisStore:
         return [Run.model_validate_json(raw) for raw in pipe.execute() if raw is not None]
 
     def active_run_id(self, project: str, thread_id: str) -> str | None:
-        value: str | None = self.client.get(self.keys.active_run(project, thread_id))
-        return value
+        value = self.client.get(self.keys.active_run(project, thread_id))
+        return None if value is None else _str(value)
 
     def tool_outputs(self, project: str, thread_id: str, step_id: str) -> dict[str, str]:
-        outputs: dict[str, str] = self.client.hgetall(self.keys.tool_outputs(project, thread_id, step_id))
-        return outputs
+        outputs = self.client.hgetall(self.keys.tool_outputs(project, thread_id, step_id))
+        return {_str(k): _str(v) for k, v in outputs.items()}
 
     def events(
         self, project: str, thread_id: str, run_id: str, after: str = "-", count: int = 1000
     ) -> list[StoredEvent]:
         start = f"({after}" if after != "-" else "-"
-        entries = self.client.xrange(self.keys.events(project, thread_id, run_id), start, "+", count=count)
-        return [StoredEvent(id=i, event=f["e"], data=f["d"].encode()) for i, f in entries]
+        entries = self.client.xrange(self.keys.events(project, thread_id, run_id), start, "+", count=count) or []
+        return [
+            StoredEvent(id=_str(i), event=_str((f or {})["e"]), data=_str((f or {})["d"]).encode()) for i, f in entries
+        ]
 
     # -- atomic writes ---------------------------------------------------------------------------------------
 
@@ -257,8 +261,7 @@ class RedisStore:
         return str(reply[0])
 
     def expiring_runs(self, now: int, limit: int = 100) -> list[str]:
-        members: list[str] = self.client.zrangebyscore(self.keys.expiring(), "-inf", now, start=0, num=limit)
-        return members
+        return _strs(self.client.zrangebyscore(self.keys.expiring(), "-inf", now, start=0, num=limit))
 
     def forget_expiring(self, member: str) -> None:
         self.client.zrem(self.keys.expiring(), member)
@@ -266,3 +269,12 @@ class RedisStore:
 
 def dumps(value: object) -> bytes:
     return orjson.dumps(value)
+
+
+def _str(value: object) -> str:
+    """Clients here decode responses; the typeshed of redis-py still says bytes | str."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _strs(values: object) -> list[str]:
+    return [_str(v) for v in values]  # type: ignore[attr-defined]

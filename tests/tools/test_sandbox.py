@@ -269,10 +269,24 @@ def test_probe_runs_once_per_process(fresh_probe: None, monkeypatch: pytest.Monk
     assert len(calls) == (1 if shutil.which("bwrap") else 0)
 
 
-def test_without_bwrap_on_path_the_code_still_runs_unsandboxed(
-    fresh_probe: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+@pytest.mark.parametrize(
+    "fake_bwrap", [None, "#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n"]
+)
+def test_without_a_working_bwrap_the_code_still_runs_unsandboxed(
+    fake_bwrap: str | None, fresh_probe: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    if fake_bwrap is not None:
+        (tmp_path / "bwrap").write_text(fake_bwrap)
+        (tmp_path / "bwrap").chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path))
     assert not sandbox.bwrap_available()
     result = run_python("print('ok')")
     assert result == SandboxResult(logs="ok\n", exit_code=0, timed_out=False, sandboxed=False)
+
+
+def test_runs_the_given_interpreter(sandboxed: bool) -> None:
+    # The resolved base interpreter, not this venv's: its installation must be found and bound on its own.
+    python = os.path.realpath(sys.executable)
+    result = run_python("import sys\nprint(sys.executable)\nprint(sys.base_prefix)", python=python)
+    assert result.exit_code == 0, result.logs
+    assert result.logs == f"{python}\n{sys.base_prefix}\n"

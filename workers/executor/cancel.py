@@ -20,7 +20,7 @@ class CancelWatcher:
     def __init__(self, client: redis.Redis, channel: str) -> None:
         self._streams: dict[str, Closable] = {}
         self._lock = threading.Lock()
-        self._pubsub = client.pubsub(ignore_subscribe_messages=True)
+        self._pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         self._pubsub.subscribe(**{channel: self._on_message})
         self._thread = self._pubsub.run_in_thread(sleep_time=0.2, daemon=True)
 

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import httpx
 import openai
 
 from orchestrator.domain.models import Usage
@@ -49,7 +48,7 @@ class OpenAIChatModel:
         self.client = openai.OpenAI(
             base_url=base_url,
             api_key=api_key,
-            timeout=httpx.Timeout(timeout_s, connect=5.0),
+            timeout=timeout_s,
             max_retries=max_retries,
         )
 

@@ -55,7 +55,7 @@ class RunExecutor:
         try:
             return self._drive(ledger, record, holder)
         except UpstreamError as exc:
-            return self._stop(ledger, holder, RunLastError(code=exc.code, message=exc.message))  # type: ignore[arg-type]
+            return self._stop(ledger, holder, RunLastError(code=exc.code, message=exc.message))
         except ConcurrentUpdate:
             return self._stop(ledger, holder, None)
         except Exception:
@@ -264,7 +264,10 @@ class RunExecutor:
 
             try:
                 run, _ = ledger.transition(
-                    event, plan=plan, last_error=error, usage_update=lambda run: run.model_copy(update={"usage": usage})
+                    event,
+                    plan=plan,
+                    last_error=error,
+                    usage_update=lambda run, usage=usage: run.model_copy(update={"usage": usage}),
                 )
             except (InvalidTransition, ConcurrentUpdate):
                 continue

@@ -191,7 +191,7 @@ class Turn:
             run_id=run.id,
             assistant_id=run.assistant_id,
             thread_id=run.thread_id,
-            type=kind,  # type: ignore[arg-type]
+            type=kind,
             step_details=details,
         )
 

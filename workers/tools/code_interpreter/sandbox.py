@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 logger = logging.getLogger(__name__)
@@ -178,7 +178,17 @@ def _python_prefixes(interpreter: str) -> tuple[str, ...]:
     return tuple(prefixes)
 
 
-def _rlimits(limits: SandboxLimits) -> Callable[[], None]:
+# preexec_fn would be simpler, but it runs Python between fork and exec, which can deadlock in the threaded worker
+# pool; this wrapper sets the limits on itself and then becomes the real command, so bwrap runs under them too.
+_LIMIT_AND_EXEC = """
+import os, resource, sys
+for name, value in zip(("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_NPROC", "RLIMIT_CORE"), sys.argv[1:6]):
+    resource.setrlimit(getattr(resource, name), (int(value), int(value)))
+os.execv(sys.argv[6], sys.argv[6:])
+"""
+
+
+def _limited(argv: list[str], limits: SandboxLimits) -> list[str]:
     wanted = (
         (resource.RLIMIT_AS, limits.memory_mb * _MB),
         (resource.RLIMIT_CPU, limits.cpu_s),
@@ -186,18 +196,13 @@ def _rlimits(limits: SandboxLimits) -> Callable[[], None]:
         (resource.RLIMIT_NPROC, limits.max_processes),
         (resource.RLIMIT_CORE, 0),
     )
-    caps: list[tuple[int, int]] = []
+    values = []
     for which, value in wanted:
-        # An unprivileged worker cannot raise a hard limit; clamp here because preexec_fn should do as little as
-        # possible between fork and exec.
+        # A worker cannot raise a hard limit it does not hold.
         hard = resource.getrlimit(which)[1]
-        caps.append((which, value if hard == resource.RLIM_INFINITY else min(value, hard)))
-
-    def apply() -> None:
-        for which, value in caps:
-            resource.setrlimit(which, (value, value))
-
-    return apply
+        values.append(str(value if hard == resource.RLIM_INFINITY else min(value, hard)))
+    # -S: the wrapper needs no site-packages, only a fast start.
+    return [sys.executable, "-I", "-S", "-c", _LIMIT_AND_EXEC, *values, *argv]
 
 
 class _Output:
@@ -285,17 +290,14 @@ def run_python(code: str, limits: SandboxLimits = SandboxLimits(), python: str |
         else:
             argv = [interpreter, "-I", script]
             env = _safe_env(workdir)
-        # Limits are set before exec'ing bwrap and inherited through it; bwrap's own footprint is a few MB.
         with subprocess.Popen(
-            argv,
+            _limited(argv, limits),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             cwd=workdir,
             env=env,
             start_new_session=True,
-            # preexec_fn is unsafe with threads; tool calls run on the worker's single task thread.
-            preexec_fn=_rlimits(limits),
         ) as proc:
             out, timed_out = _supervise(proc, limits)
     logs = out.text()
