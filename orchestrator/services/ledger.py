@@ -123,6 +123,8 @@ class RunLedger:
             change = plan(record, run)
             if change.then is not None:
                 run = apply(run, change.then, now_s())
+            if run.status in TERMINAL_RUN_STATUSES and run.usage is None:
+                run = run.model_copy(update={"usage": record.usage})  # usage is cumulative once a run ends
             change.events.append((RUN_EVENT_NAMES[run.status], run.wire()))
             try:
                 return run, self.commit(record, run, change)

@@ -123,6 +123,22 @@ def test_background_child_does_not_hold_the_run_open(sandboxed: bool) -> None:
         _assert_exits(pid)
 
 
+def test_rlimits_are_set_inside(sandboxed: bool) -> None:
+    code = (
+        "import resource\n"
+        "for name in ('RLIMIT_AS', 'RLIMIT_CPU', 'RLIMIT_FSIZE', 'RLIMIT_NPROC', 'RLIMIT_CORE'):\n"
+        "    print(name, *resource.getrlimit(getattr(resource, name)))\n"
+    )
+    result = run(code, memory_mb=300, cpu_s=7, file_size_mb=3, max_processes=20)
+    assert result.logs.splitlines() == [
+        f"RLIMIT_AS {300 * 2**20} {300 * 2**20}",
+        "RLIMIT_CPU 7 7",
+        f"RLIMIT_FSIZE {3 * 2**20} {3 * 2**20}",
+        "RLIMIT_NPROC 20 20",
+        "RLIMIT_CORE 0 0",
+    ]
+
+
 def test_memory_limit(sandboxed: bool) -> None:
     result = run("data = bytearray(2 * 1024**3)\nprint('allocated')", memory_mb=256)
     assert result.exit_code == 1

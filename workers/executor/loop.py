@@ -260,15 +260,8 @@ class RunExecutor:
                 ledger.close_open_objects(rec, target, change)
                 return change
 
-            usage = record.usage
-
             try:
-                run, _ = ledger.transition(
-                    event,
-                    plan=plan,
-                    last_error=error,
-                    usage_update=lambda run, usage=usage: run.model_copy(update={"usage": usage}),
-                )
+                run, _ = ledger.transition(event, plan=plan, last_error=error)
             except (InvalidTransition, ConcurrentUpdate):
                 continue
             log.info("run.stopped", status=run.status.value, error=error.message if error else None)
