@@ -44,8 +44,9 @@ class ScriptedModel:
 
 def text_turn(*words: str, reason: str = "stop", prompt: int = 10) -> list[Piece]:
     pieces: list[Piece] = [TextPiece(w) for w in words]
-    pieces.append(Finish(reason, Usage(prompt_tokens=prompt, completion_tokens=len(words),
-                                       total_tokens=prompt + len(words))))
+    pieces.append(
+        Finish(reason, Usage(prompt_tokens=prompt, completion_tokens=len(words), total_tokens=prompt + len(words)))
+    )
     return pieces
 
 

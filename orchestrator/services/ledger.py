@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from orchestrator.domain.models import JSON, Message, Run, RunLastError, RunStep
+from orchestrator.domain.models import JSON, Message, Run, RunLastError, RunStep, StepLastError
 from orchestrator.domain.status import TERMINAL_RUN_STATUSES, MessageStatus, RunStatus, StepStatus
 from orchestrator.domain.transitions import RUN_EVENT_NAMES, RunEvent, apply
 from orchestrator.errors import ConcurrentUpdate, NotFound
@@ -133,7 +133,9 @@ class RunLedger:
                     raise
         raise ConcurrentUpdate(f"run {self.run_id} kept changing", field="ver", current=None)
 
-    def close_open_objects(self, record: RunRecord, status: RunStatus, change: Change) -> None:
+    def close_open_objects(
+        self, record: RunRecord, status: RunStatus, change: Change, error: RunLastError | None = None
+    ) -> None:
         """Close the step and message that were open when the run reached terminal `status`."""
         step_status, stamp, reason = _STEP_END[status]
         now = now_s()
@@ -155,9 +157,9 @@ class RunLedger:
             if step is not None and step.status is StepStatus.IN_PROGRESS:
                 update: dict[str, object] = {"status": step_status, stamp: now}
                 if status is RunStatus.FAILED:
-                    error = record.run.last_error or RunLastError(code="server_error", message="failed")
-                    code = error.code if error.code == "rate_limit_exceeded" else "server_error"
-                    update["last_error"] = {"code": code, "message": error.message}
+                    error = error or RunLastError(code="server_error", message="The run failed.")
+                    code = "rate_limit_exceeded" if error.code == "rate_limit_exceeded" else "server_error"
+                    update["last_error"] = StepLastError(code=code, message=error.message)
                 step = step.model_copy(update=update)
                 change.docs.append(step)
                 change.events.append((f"thread.run.step.{step_status.value}", step.wire()))

@@ -35,8 +35,16 @@ EXPECTED = {
 
 
 def run_in(status: RunStatus) -> Run:
-    return Run(id="run_1", created_at=100, thread_id="thread_1", assistant_id="asst_1", status=status,
-               expires_at=700, model="m", instructions="")
+    return Run(
+        id="run_1",
+        created_at=100,
+        thread_id="thread_1",
+        assistant_id="asst_1",
+        status=status,
+        expires_at=700,
+        model="m",
+        instructions="",
+    )
 
 
 def test_table_is_exactly_the_documented_lifecycle() -> None:
@@ -76,8 +84,9 @@ def test_apply_sets_the_timestamps_of_each_status() -> None:
 
 def test_a_resumed_run_keeps_its_first_start_time() -> None:
     started = apply(run_in(S.QUEUED), E.START, 200)
-    resumed = apply(apply(started.model_copy(update={"status": S.REQUIRES_ACTION}), E.SUBMIT_OUTPUTS, 250), E.START,
-                    260)
+    resumed = apply(
+        apply(started.model_copy(update={"status": S.REQUIRES_ACTION}), E.SUBMIT_OUTPUTS, 250), E.START, 260
+    )
     assert resumed.started_at == 200
 
 

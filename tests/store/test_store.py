@@ -17,8 +17,14 @@ from orchestrator.store import Commit, RedisStore
 
 
 def start_run(store: RedisStore, thread_id: str, run_id: str, *, expires_at: int = 1000) -> list[str]:
-    commit = Commit(project="p", thread_id=thread_id, run_id=run_id, active="acquire",
-                    run_fields={"status": "queued", "doc": "{}"}, expires_at=expires_at)
+    commit = Commit(
+        project="p",
+        thread_id=thread_id,
+        run_id=run_id,
+        active="acquire",
+        run_fields={"status": "queued", "doc": "{}"},
+        expires_at=expires_at,
+    )
     commit.event("thread.run.created", {"id": run_id}).event("thread.run.queued", {"id": run_id})
     return store.commit(commit).event_ids
 
@@ -44,8 +50,9 @@ def test_free_mode_refuses_writes_while_another_run_holds_the_thread(store: Redi
 def test_release_frees_the_thread_and_forgets_the_expiry(store: RedisStore) -> None:
     start_run(store, "thread_1", "run_a", expires_at=50)
     assert store.expiring_runs(now=100) == ["p|thread_1|run_a"]
-    store.commit(Commit(project="p", thread_id="thread_1", run_id="run_a", active="release",
-                        run_fields={"status": "completed"}))
+    store.commit(
+        Commit(project="p", thread_id="thread_1", run_id="run_a", active="release", run_fields={"status": "completed"})
+    )
     assert store.active_run_id("p", "thread_1") is None
     assert store.expiring_runs(now=100) == []
     assert store.client.ttl(store.keys.events("p", "thread_1", "run_a")) > 0
@@ -54,16 +61,27 @@ def test_release_frees_the_thread_and_forgets_the_expiry(store: RedisStore) -> N
 
 def test_guards_compare_and_set_every_listed_field(store: RedisStore) -> None:
     start_run(store, "thread_1", "run_a")
-    ok = Commit(project="p", thread_id="thread_1", run_id="run_a", guards={"status": ("queued", "in_progress")},
-                run_fields={"status": "in_progress", "holder": "h1"})
+    ok = Commit(
+        project="p",
+        thread_id="thread_1",
+        run_id="run_a",
+        guards={"status": ("queued", "in_progress")},
+        run_fields={"status": "in_progress", "holder": "h1"},
+    )
     first = store.commit(ok)
-    stale = Commit(project="p", thread_id="thread_1", run_id="run_a", guards={"ver": ("1",), "holder": ("h1",)},
-                   run_fields={"status": "completed"})
+    stale = Commit(
+        project="p",
+        thread_id="thread_1",
+        run_id="run_a",
+        guards={"ver": ("1",), "holder": ("h1",)},
+        run_fields={"status": "completed"},
+    )
     with pytest.raises(ConcurrentUpdate) as info:
         store.commit(stale)
     assert (info.value.field, info.value.current) == ("ver", str(first.version))
-    absent = Commit(project="p", thread_id="thread_1", run_id="run_a", guards={"dispatch": ("",)},
-                    run_fields={"dispatch": "t1"})
+    absent = Commit(
+        project="p", thread_id="thread_1", run_id="run_a", guards={"dispatch": ("",)}, run_fields={"dispatch": "t1"}
+    )
     store.commit(absent)  # an absent field matches ''
     with pytest.raises(ConcurrentUpdate):
         store.commit(absent)
@@ -106,8 +124,10 @@ def test_events_land_in_the_log_in_order_and_on_the_channel(store: RedisStore) -
         message = pubsub.get_message(timeout=1.0)  # None also stands for the skipped subscribe confirmation
         if message is not None:
             published.append(message["data"])
-    assert published == [f"{ids[0]}\nthread.run.created\n{{\"id\":\"run_a\"}}",
-                         f"{ids[1]}\nthread.run.queued\n{{\"id\":\"run_a\"}}"]
+    assert published == [
+        f'{ids[0]}\nthread.run.created\n{{"id":"run_a"}}',
+        f'{ids[1]}\nthread.run.queued\n{{"id":"run_a"}}',
+    ]
     pubsub.close()
 
 
@@ -115,8 +135,9 @@ def _assistants(store: RedisStore, n: int) -> list[str]:
     ids = []
     for _ in range(n):
         assistant = Assistant(id=new_id("asst_"), created_at=1, model="m")
-        store.put_indexed([(store.keys.assistant("p", assistant.id), assistant)],
-                          [(store.keys.assistants("p"), assistant.id)])
+        store.put_indexed(
+            [(store.keys.assistant("p", assistant.id), assistant)], [(store.keys.assistants("p"), assistant.id)]
+        )
         ids.append(assistant.id)
     return ids
 
@@ -145,8 +166,14 @@ def test_ids_sort_in_creation_order_even_within_a_millisecond() -> None:
 
 def _park(store: RedisStore, awaiting: int) -> None:
     start_run(store, "thread_1", "run_a")
-    store.commit(Commit(project="p", thread_id="thread_1", run_id="run_a",
-                        run_fields={"status": "in_progress", "awaiting": str(awaiting), "holder": ""}))
+    store.commit(
+        Commit(
+            project="p",
+            thread_id="thread_1",
+            run_id="run_a",
+            run_fields={"status": "in_progress", "awaiting": str(awaiting), "holder": ""},
+        )
+    )
 
 
 def test_the_last_tool_output_hands_the_run_back_exactly_once(store: RedisStore) -> None:
@@ -155,8 +182,16 @@ def test_the_last_tool_output_hands_the_run_back_exactly_once(store: RedisStore)
     lock = threading.Lock()
 
     def record(i: int) -> None:
-        outcome = store.record_tool_output("p", "thread_1", "run_a", "step_1", f"call_{i}", b"{}", f"tok{i}",
-                                           [("thread.run.step.delta", orjson.dumps({"i": i}))])
+        outcome = store.record_tool_output(
+            "p",
+            "thread_1",
+            "run_a",
+            "step_1",
+            f"call_{i}",
+            b"{}",
+            f"tok{i}",
+            [("thread.run.step.delta", orjson.dumps({"i": i}))],
+        )
         with lock:
             outcomes.append(outcome)
 

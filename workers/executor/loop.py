@@ -257,7 +257,7 @@ class RunExecutor:
 
             def plan(rec: RunRecord, run: Run, target: RunStatus = target) -> Change:
                 change = Change()
-                ledger.close_open_objects(rec, target, change)
+                ledger.close_open_objects(rec, target, change, error)
                 return change
 
             try:
