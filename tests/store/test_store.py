@@ -109,7 +109,7 @@ def test_writing_documents_bumps_the_run_version(store: RedisStore) -> None:
 
 
 def test_events_land_in_the_log_in_order_and_on_the_channel(store: RedisStore) -> None:
-    pubsub = store.client.pubsub(ignore_subscribe_messages=True)
+    pubsub = store.client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
     pubsub.subscribe(store.keys.run_channel("run_a"))
     ids = start_run(store, "thread_1", "run_a")
     logged = store.events("p", "thread_1", "run_a")
@@ -118,7 +118,7 @@ def test_events_land_in_the_log_in_order_and_on_the_channel(store: RedisStore) -
     assert [e.id for e in store.events("p", "thread_1", "run_a", after=ids[0])] == ids[1:]
     if isinstance(store.client, fakeredis.FakeRedis):
         return  # fakeredis does not deliver PUBLISH from Lua; the [real] variant checks the channel
-    published = []
+    published: list[str] = []
     deadline = time.monotonic() + 5
     while len(published) < 2 and time.monotonic() < deadline:
         message = pubsub.get_message(timeout=1.0)  # None also stands for the skipped subscribe confirmation
@@ -202,7 +202,7 @@ def test_the_last_tool_output_hands_the_run_back_exactly_once(store: RedisStore)
         worker.join()
     assert sorted(outcomes) == ["dispatch"] + ["waiting"] * 7
     fields = store.client.hgetall(store.keys.run("p", "thread_1", "run_a"))
-    assert fields["awaiting"] == "0" and fields["dispatch"].startswith("tok")
+    assert fields["awaiting"] == "0" and str(fields["dispatch"]).startswith("tok")
     assert len([e for e in store.events("p", "thread_1", "run_a") if e.event == "thread.run.step.delta"]) == 8
     assert store.record_tool_output("p", "thread_1", "run_a", "step_1", "call_0", b"{}", "x", []) == "stale"
 
