@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import signal
@@ -15,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from orchestrator.logging import configure_logging
-from orchestrator.settings import get_settings
+from orchestrator.settings import Settings, get_settings
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -39,7 +40,12 @@ def main(argv: list[str] | None = None) -> None:
     worker.add_argument("--pool", choices=["runs", "code_interpreter", "file_search"], required=True)
     worker.add_argument("--concurrency", type=int, default=None)
 
-    sub.add_parser("sweeper", help="expire runs past their expires_at")
+    sub.add_parser("sweeper", help="expire runs past their expires_at and refresh deployment gauges")
+
+    status = sub.add_parser("status", help="queue depths, live workers per pool, active runs by status")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument("--redis-url", default=None, help="default: ORCH_REDIS_URL, else the one `up` started")
+    status.add_argument("--data-dir", default=".orchestrator")
 
     mock = sub.add_parser("mock-model", help="serve the built-in mock Chat Completions model (a test double)")
     mock.add_argument("--host", default="127.0.0.1")
@@ -59,31 +65,45 @@ def main(argv: list[str] | None = None) -> None:
 
         uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning", access_log=False)
     elif args.command == "worker":
+        from orchestrator.store import Keys
+        from workers import signals
         from workers.celery_app import make_celery, worker_argv
 
+        signals.install(settings.redis_url, Keys(settings.key_prefix), args.pool, settings.metrics_port)
         app = make_celery(settings)
         app.worker_main(worker_argv(args.pool, args.concurrency, f"{args.pool}-{os.getpid()}@%h"))
     elif args.command == "sweeper":
         _sweeper(settings)
+    elif args.command == "status":
+        from orchestrator.status import collect, render
+
+        url_file = Path(args.data_dir) / "redis_url"
+        if args.redis_url:
+            settings = get_settings(redis_url=args.redis_url)
+        elif not os.environ.get("ORCH_REDIS_URL") and url_file.exists():
+            settings = get_settings(redis_url=url_file.read_text().strip())
+        print(render(collect(settings), args.json))
     elif args.command == "mock-model":
         from orchestrator.mockmodel import serve
 
         serve(args.host, args.port, args.latency, args.token_delay)
 
 
-def _sweeper(settings: object) -> None:
+def _sweeper(settings: Settings) -> None:
     import redis
+    from prometheus_client import start_http_server
 
-    from orchestrator.settings import Settings
     from orchestrator.store import Keys, RedisStore
     from orchestrator.sweeper import run_forever
 
-    assert isinstance(settings, Settings)
     store = RedisStore(redis.Redis.from_url(settings.redis_url, decode_responses=True), Keys(settings.key_prefix))
+    broker = redis.Redis.from_url(settings.celery_broker_url, decode_responses=True)
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr="0.0.0.0")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    run_forever(store, settings.sweep_interval_s, stop)
+    run_forever(store, broker, settings.sweep_interval_s, stop)
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -98,13 +118,22 @@ def _up(args: argparse.Namespace) -> int:
         redis_url = server.url
         print(f"Started the embedded Redis-protocol server (Valkey) at {redis_url}, data in {args.data_dir}/redis")
     env["ORCH_REDIS_URL"] = redis_url
+    Path(args.data_dir).mkdir(parents=True, exist_ok=True)
+    (Path(args.data_dir) / "redis_url").write_text(redis_url)
     if not env.get("ORCH_API_KEYS"):
         key = _local_key(Path(args.data_dir))
         env["ORCH_API_KEYS"] = f"{key}=default"
     api_key = env["ORCH_API_KEYS"].split(",")[0].split("=")[0]
 
-    def spawn(*role: str) -> None:
-        children.append(subprocess.Popen([sys.executable, "-m", "orchestrator", *role], env=env))
+    targets: dict[str, list[str]] = {}
+
+    def spawn(*role: str, job: str | None = None) -> None:
+        child_env = env
+        if job is not None:
+            port = embedded.free_port()
+            child_env = {**env, "ORCH_METRICS_PORT": str(port)}
+            targets.setdefault(job, []).append(f"127.0.0.1:{port}")
+        children.append(subprocess.Popen([sys.executable, "-m", "orchestrator", *role], env=child_env))
 
     if not env.get("ORCH_MODEL_BASE_URL"):
         mock_port = embedded.free_port()
@@ -116,11 +145,13 @@ def _up(args: argparse.Namespace) -> int:
         )
     spawn("api", "--host", args.host, "--port", str(args.port))
     for _ in range(args.run_workers):
-        spawn("worker", "--pool", "runs")
+        spawn("worker", "--pool", "runs", job="worker-runs")
     for _ in range(args.tool_workers):
-        spawn("worker", "--pool", "code_interpreter")
-        spawn("worker", "--pool", "file_search")
-    spawn("sweeper")
+        spawn("worker", "--pool", "code_interpreter", job="worker-code-interpreter")
+        spawn("worker", "--pool", "file_search", job="worker-file-search")
+    spawn("sweeper", job="sweeper")
+    targets["api"] = [f"127.0.0.1:{args.port}"]
+    _write_scrape_targets(Path(args.data_dir), targets)
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -131,6 +162,13 @@ def _up(args: argparse.Namespace) -> int:
     while not stop.is_set() and all(c.poll() is None for c in children):
         stop.wait(0.5)
     return _shutdown(children, server)
+
+
+def _write_scrape_targets(data_dir: Path, targets: dict[str, list[str]]) -> None:
+    """Prometheus file_sd targets of every process this stack started (each serves its own /metrics)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    groups = [{"targets": hosts, "labels": {"job": job}} for job, hosts in sorted(targets.items())]
+    (data_dir / "scrape_targets.json").write_text(json.dumps(groups, indent=2))
 
 
 def _local_key(data_dir: Path) -> str:

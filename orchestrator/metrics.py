@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 
@@ -76,10 +76,10 @@ WORKERS_ALIVE = Gauge(
 )
 
 
-def registry() -> CollectorRegistry | None:
-    """The registry to expose: an aggregate over processes in multiprocess mode, else None (the default one)."""
+def registry() -> CollectorRegistry:
+    """The registry to expose: an aggregate over processes in multiprocess mode, else this process's own."""
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        return None
+        return REGISTRY
     aggregate = CollectorRegistry()
     multiprocess.MultiProcessCollector(aggregate)  # type: ignore[no-untyped-call]
     return aggregate

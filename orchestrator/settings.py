@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     sweep_interval_s: float = Field(2.0, gt=0, description="How often the sweeper looks for expired runs.")
     code_timeout_s: float = Field(30.0, gt=0, description="Wall-clock limit of one code_interpreter execution.")
     code_memory_mb: int = Field(512, gt=0, description="Address-space limit of one code_interpreter execution.")
+    metrics_port: int | None = Field(
+        None, description="Port a worker pool or the sweeper serves /metrics on (the API serves it on its own port)."
+    )
     log_level: str = Field("INFO", description="Log level of every process.")
     log_json: bool | None = Field(None, description="JSON log lines; default: JSON unless stderr is a TTY.")
 

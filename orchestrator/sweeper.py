@@ -1,11 +1,15 @@
-"""The sweeper: expires runs whose `expires_at` has passed, found through the expiring-runs index (no SCAN)."""
+"""The sweeper: expires runs past `expires_at` (found through the expiring-runs index, never SCAN) and refreshes
+the gauges that describe the whole deployment (queue depth, live workers, active runs by status)."""
 
 from __future__ import annotations
 
 import threading
 
+import redis
 import structlog
 
+from orchestrator import health, metrics
+from orchestrator.domain.status import ACTIVE_RUN_STATUSES
 from orchestrator.services import runs
 from orchestrator.services.ledger import now_s
 from orchestrator.store import RedisStore
@@ -33,10 +37,31 @@ def sweep_once(store: RedisStore, now: int | None = None) -> int:
     return expired
 
 
-def run_forever(store: RedisStore, interval_s: float, stop: threading.Event) -> None:
+def active_runs_by_status(store: RedisStore) -> dict[str, int]:
+    """Every active run is in the expiring index, so counting them needs no scan of the keyspace."""
+    counts = {status.value: 0 for status in ACTIVE_RUN_STATUSES}
+    for member in store.expiring_runs(now=2**62, limit=100_000):
+        project, thread_id, run_id = parse_expiry_member(member)
+        status = store.client.hget(store.keys.run(project, thread_id, run_id), "status")
+        if status in counts:
+            counts[str(status)] += 1
+    return counts
+
+
+def refresh_gauges(store: RedisStore, broker: redis.Redis) -> None:
+    for status, count in active_runs_by_status(store).items():
+        metrics.RUNS_ACTIVE.labels(status=status).set(count)
+    for queue, depth in health.queue_depths(broker).items():
+        metrics.QUEUE_DEPTH.labels(queue=queue).set(depth)
+    for pool, alive in health.workers_alive(store.client, store.keys).items():
+        metrics.WORKERS_ALIVE.labels(pool=pool).set(alive)
+
+
+def run_forever(store: RedisStore, broker: redis.Redis, interval_s: float, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
             sweep_once(store)
+            refresh_gauges(store, broker)
         except Exception:
             log.exception("sweeper.failed")
         stop.wait(interval_s)

@@ -8,6 +8,7 @@ import structlog
 from celery import Celery
 from kombu import Queue
 
+from orchestrator import observe
 from orchestrator.domain.tools import SERVER_TOOLS
 from orchestrator.services.dispatch import EXECUTE_RUN_TASK, RUNS_QUEUE, tool_task_name
 from orchestrator.settings import Settings
@@ -52,14 +53,17 @@ def make_celery(settings: Settings) -> Celery:
 
     @app.task(name=tool_task_name("code_interpreter"), bind=True)
     def code_interpreter(task: Any, payload: dict[str, Any]) -> str:
-        with _tool_context(task, payload):
+        with _tool_context(task, payload), observe.tool_call("code_interpreter") as outcome:
             result = execute_code(payload["argument"], limits_from(settings))
+            outcome["outcome"] = "ok" if result.get("exit_code") == 0 else "code_error"
             return record_result(runtime.store, runtime.dispatcher, payload, result, "code_interpreter")
 
     @app.task(name=tool_task_name("file_search"), bind=True)
     def file_search(task: Any, payload: dict[str, Any]) -> str:
-        with _tool_context(task, payload):
-            return record_result(runtime.store, runtime.dispatcher, payload, search(payload["argument"]), "file_search")
+        with _tool_context(task, payload), observe.tool_call("file_search") as outcome:
+            result = search(payload["argument"])
+            outcome["outcome"] = "unavailable" if result.get("error") else "ok"
+            return record_result(runtime.store, runtime.dispatcher, payload, result, "file_search")
 
     app.conf.orchestrator_runtime = runtime
     return app

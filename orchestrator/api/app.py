@@ -11,11 +11,12 @@ import redis
 import redis.asyncio as aioredis
 import structlog
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import PlainTextResponse
 
+from orchestrator import observe
 from orchestrator.api import errors
 from orchestrator.api.responses import OrjsonResponse
 from orchestrator.api.routes import assistants, runs, threads
+from orchestrator.api.routes import health as health_routes
 from orchestrator.bus.redis_bus import RunEventBus
 from orchestrator.services.dispatch import CeleryDispatcher, Dispatcher, make_producer
 from orchestrator.settings import Settings
@@ -51,13 +52,7 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Fast
     for module in (assistants, threads, runs):
         app.include_router(module.router)
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz(request: Request) -> Response:
-        try:
-            await request.app.state.aredis.ping()
-        except Exception:
-            return errors.error_response(503, "Redis is not reachable.", type_="server_error")
-        return PlainTextResponse("ok")
+    app.include_router(health_routes.router)
 
     @app.middleware("http")
     async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -65,10 +60,20 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Fast
         started = time.perf_counter()
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             response = await call_next(request)
+            elapsed = time.perf_counter() - started
             response.headers["x-request-id"] = request_id
             response.headers["openai-version"] = "2020-10-01"
-            response.headers["openai-processing-ms"] = str(int((time.perf_counter() - started) * 1000))
-            log.info("http.request", method=request.method, path=request.url.path, status=response.status_code)
+            response.headers["openai-processing-ms"] = str(int(elapsed * 1000))
+            route = request.scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            observe.http_request(request.method, template, response.status_code, elapsed)
+            log.info(
+                "http.request",
+                method=request.method,
+                route=template,
+                status=response.status_code,
+                duration_ms=round(elapsed * 1000, 1),
+            )
         return response
 
     return app

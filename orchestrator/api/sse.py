@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 
+from orchestrator import metrics
 from orchestrator.bus.redis_bus import replay_then_follow
 
 #: Events after which the client's stream is over: the run finished or waits for the client.
@@ -34,6 +35,14 @@ def stream_run(request: Request, project: str, thread_id: str, run_id: str, star
     keepalive = state.settings.sse_keepalive_s
 
     async def body() -> AsyncIterator[bytes]:
+        metrics.SSE_STREAMS_OPEN.inc()
+        try:
+            async for chunk in _frames():
+                yield chunk
+        finally:
+            metrics.SSE_STREAMS_OPEN.dec()
+
+    async def _frames() -> AsyncIterator[bytes]:
         quiet = 0.0
         async for event in replay_then_follow(state.bus, state.aredis, log_key, run_id, start_id):
             if event is None:

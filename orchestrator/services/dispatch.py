@@ -10,6 +10,8 @@ from orchestrator.domain.tools import SERVER_TOOLS
 
 EXECUTE_RUN_TASK = "orchestrator.runs.execute"
 RUNS_QUEUE = "runs"
+#: Each worker pool and the one Celery queue it consumes.
+POOL_QUEUES: dict[str, str] = {"runs": RUNS_QUEUE, **{tool: queue for tool, (queue, _) in SERVER_TOOLS.items()}}
 
 
 def tool_task_name(tool_type: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from orchestrator import observe
 from orchestrator.domain.ids import new_id
 from orchestrator.domain.models import Assistant, Message, Run, RunStep, Thread
 from orchestrator.domain.requests import RunCreate, RunOptions, ThreadAndRunCreate, ToolOutputsSubmit
@@ -216,6 +217,7 @@ def submit_tool_outputs(
             f'Runs in status "{exc.current}" do not accept tool outputs.', current=exc.current
         ) from None
     dispatcher.execute_run(project, thread_id, run_id, token)
+    observe.left_requires_action(record.requires_action_at)
     return Started(run=queued, first_event_id=result.event_ids[0])
 
 

@@ -10,6 +10,7 @@ import orjson
 import redis
 from pydantic import BaseModel
 
+from orchestrator import observe
 from orchestrator.domain.models import Assistant, Message, Run, RunStep, Thread, Usage
 from orchestrator.errors import ConcurrentUpdate, ThreadBusy
 from orchestrator.store.commit import Commit, CommitResult
@@ -34,6 +35,7 @@ class RunRecord:
     open_message: str = ""  # the message being written
     usage: Usage = field(default_factory=Usage)  # tokens used by the run's turns so far
     turns: int = 0  # model turns taken so far
+    requires_action_at: float = 0.0  # when the run last started waiting on the client
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,7 @@ class RedisStore:
             open_message=fields.get("open_message", ""),
             usage=Usage.model_validate_json(fields["usage"]) if fields.get("usage") else Usage(),
             turns=int(fields.get("turns", 0) or 0),
+            requires_action_at=float(fields.get("requires_action_at", 0) or 0),
         )
 
     def get_runs(self, project: str, thread_id: str, ids: Sequence[str]) -> list[Run]:
@@ -232,6 +235,8 @@ class RedisStore:
             raise ThreadBusy(f"Thread {t} already has an active run {reply[1]}.", active_run_id=str(reply[1]))
         if status == 0:
             raise ConcurrentUpdate(f"run {r}: {reply[1]} is {reply[2]!r}", field=str(reply[1]), current=str(reply[2]))
+        if commit.events:
+            observe.events_committed(commit.events)
         return CommitResult(version=int(reply[1]), event_ids=[str(x) for x in reply[2:]])
 
     def record_tool_output(
@@ -258,7 +263,10 @@ class RedisStore:
             ],
             args=args,
         )
-        return str(reply[0])
+        outcome = _str(reply[0])
+        if outcome not in ("stale", "duplicate"):
+            observe.events_committed(events)
+        return outcome
 
     def expiring_runs(self, now: int, limit: int = 100) -> list[str]:
         return _strs(self.client.zrangebyscore(self.keys.expiring(), "-inf", now, start=0, num=limit))

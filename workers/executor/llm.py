@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 import openai
 
+from orchestrator import metrics, observe
 from orchestrator.domain.models import Usage
 from orchestrator.errors import UpstreamError
 
@@ -55,15 +56,24 @@ class OpenAIChatModel:
     def stream(self, request: dict[str, Any], on_open: Any = None) -> Iterator[Piece]:
         """Yield the completion's pieces; `on_open(stream)` lets a canceller close the connection mid-read."""
         try:
-            stream = self.client.chat.completions.create(**request, stream=True, stream_options={"include_usage": True})
-            if on_open is not None:
-                on_open(stream)
-            yield from _pieces(stream)
+            with observe.timed(metrics.MODEL_REQUEST_DURATION):
+                stream = self.client.chat.completions.create(
+                    **request, stream=True, stream_options={"include_usage": True}
+                )
+                if on_open is not None:
+                    on_open(stream)
+                for piece in _pieces(stream):
+                    if isinstance(piece, Finish):
+                        observe.tokens(request["model"], piece.usage.prompt_tokens, piece.usage.completion_tokens)
+                    yield piece
         except openai.RateLimitError as exc:
+            observe.model_error("rate_limit")
             raise UpstreamError(f"The model is rate limited: {_message(exc)}", code="rate_limit_exceeded") from exc
         except (openai.APITimeoutError, openai.APIConnectionError, openai.InternalServerError) as exc:
+            observe.model_error("server")
             raise UpstreamError(f"The model endpoint failed: {_message(exc)}", code="server_error") from exc
         except openai.APIStatusError as exc:
+            observe.model_error("invalid_request")
             raise UpstreamError(f"The model rejected the request: {_message(exc)}", code="invalid_prompt") from exc
 
 

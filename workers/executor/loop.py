@@ -7,12 +7,14 @@ overwritten by a stale executor.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 import structlog
 
+from orchestrator import observe
 from orchestrator.domain.models import RequiredAction, Run, RunLastError, RunStep, Usage
 from orchestrator.domain.status import MessageStatus, RunStatus, StepStatus
 from orchestrator.domain.tools import SERVER_TOOLS
@@ -86,6 +88,8 @@ class RunExecutor:
                 if exc.field == "dispatch":
                     return None
                 continue
+            if run is not None and record.run.started_at is None:
+                observe.run_started(record.run.created_at)
             return ledger.read()
         return None
 
@@ -122,7 +126,7 @@ class RunExecutor:
         if run.max_completion_tokens is not None:
             max_tokens = run.max_completion_tokens - record.usage.completion_tokens
         request = build_request(run, history, steps, max_tokens)
-        turn = Turn(ledger=ledger, run=run, holder=holder)
+        turn = Turn(ledger=ledger, run=run, holder=holder, first_turn=record.turns == 0)
         for piece in self.model.stream(request, on_open=self._on_open(run.id)):
             turn.feed(piece)
         assert turn.finish is not None
@@ -185,7 +189,9 @@ class RunExecutor:
         ledger.transition(
             RunEvent.REQUIRE_ACTION,
             plan=lambda record, run: Change(
-                guards=_held(holder), fields={**fields, "holder": "", "open_step": step.id}, docs=[step]
+                guards=_held(holder),
+                fields={**fields, "holder": "", "open_step": step.id, "requires_action_at": str(time.time())},
+                docs=[step],
             ),
             usage_update=lambda run: run.model_copy(update={"required_action": action}),
         )

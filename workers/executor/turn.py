@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from orchestrator import observe
 from orchestrator.domain.ids import new_id
 from orchestrator.domain.models import JSON, Message, Run, RunStep
 from orchestrator.domain.status import MessageStatus, StepStatus
@@ -45,6 +46,7 @@ class Turn:
     tool_step: RunStep | None = None
     calls: dict[int, Call] = field(default_factory=dict)
     finish: Finish | None = None
+    first_turn: bool = False  # the run's first model turn, whose first delta is the run's first token
 
     def feed(self, piece: Piece) -> None:
         if isinstance(piece, TextPiece):
@@ -213,6 +215,9 @@ class Turn:
 
     def _emit(self, name: str, data: JSON) -> None:
         self.ledger.emit([(name, data)], holder=self.holder)
+        if self.first_turn:
+            self.first_turn = False
+            observe.first_token(self.run.created_at)
 
     def _commit(self, change: Change) -> None:
         change.guards.update({"status": ("in_progress",), "holder": (self.holder,)})

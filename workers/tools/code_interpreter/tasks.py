@@ -10,10 +10,7 @@ from workers.tools.code_interpreter.sandbox import SandboxLimits, run_python
 
 def execute_code(code: str, limits: SandboxLimits) -> JSON:
     result = run_python(code, limits)
-    logs = result.logs
-    if result.timed_out and "timed out" not in logs:
-        logs += f"\nExecution timed out after {limits.timeout_s:g}s"
-    return {"outputs": [{"type": "logs", "logs": logs}], "exit_code": result.exit_code}
+    return {"outputs": [{"type": "logs", "logs": result.logs}], "exit_code": result.exit_code}
 
 
 def limits_from(settings: Any) -> SandboxLimits:

@@ -1,0 +1,59 @@
+"""Liveness facts read from Redis: worker heartbeats per pool and Celery queue depths.
+
+The API's /readyz, the sweeper's gauges and `orchestrator status` all read them here, so they agree.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+import redis
+
+from orchestrator.services.dispatch import POOL_QUEUES
+from orchestrator.store import Keys
+
+HEARTBEAT_INTERVAL_S = 5.0
+HEARTBEAT_MAX_AGE_S = 15.0  # three missed beats and a worker counts as gone
+_PRIORITY_SEPARATOR = "\x06\x16"  # kombu's Redis transport keeps priorities 3, 6 and 9 in sibling lists
+_PRIORITY_STEPS = (3, 6, 9)
+
+
+def beat(client: redis.Redis, keys: Keys, pool: str, worker_id: str) -> None:
+    pipe = client.pipeline(transaction=False)
+    pipe.hset(keys.worker_heartbeat(pool), worker_id, str(time.time()))
+    pipe.expire(keys.worker_heartbeat(pool), int(HEARTBEAT_MAX_AGE_S * 4))
+    pipe.execute()
+
+
+def leave(client: redis.Redis, keys: Keys, pool: str, worker_id: str) -> None:
+    client.hdel(keys.worker_heartbeat(pool), worker_id)
+
+
+def workers_alive(client: redis.Redis, keys: Keys, now: float | None = None) -> dict[str, int]:
+    """Live worker processes per pool; beats older than the max age are removed on the way."""
+    now = time.time() if now is None else now
+    alive: dict[str, int] = {}
+    for pool in POOL_QUEUES:
+        beats = client.hgetall(keys.worker_heartbeat(pool))
+        stale = [worker for worker, at in beats.items() if now - float(at) > HEARTBEAT_MAX_AGE_S]
+        if stale:
+            client.hdel(keys.worker_heartbeat(pool), *stale)
+        alive[pool] = len(beats) - len(stale)
+    return alive
+
+
+def queue_depths(broker: redis.Redis) -> dict[str, int]:
+    """Messages waiting per Celery queue (all priority lists summed)."""
+    pipe = broker.pipeline(transaction=False)
+    for queue in POOL_QUEUES.values():
+        pipe.llen(queue)
+        for step in _PRIORITY_STEPS:
+            pipe.llen(f"{queue}{_PRIORITY_SEPARATOR}{step}")
+    counts = pipe.execute()
+    per_queue = len(_PRIORITY_STEPS) + 1
+    return {queue: sum(counts[i * per_queue : (i + 1) * per_queue]) for i, queue in enumerate(POOL_QUEUES.values())}
+
+
+def missing_pools(alive: Mapping[str, int]) -> list[str]:
+    return [pool for pool, count in alive.items() if count == 0]

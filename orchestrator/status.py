@@ -1,0 +1,42 @@
+"""`orchestrator status`: queue depth per queue, live workers per pool and active runs by status."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+
+from orchestrator import health
+from orchestrator.settings import Settings
+from orchestrator.store import Keys, RedisStore
+from orchestrator.sweeper import active_runs_by_status
+
+
+def collect(settings: Settings) -> dict[str, Any]:
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    broker = redis.Redis.from_url(settings.celery_broker_url, decode_responses=True)
+    store = RedisStore(client, Keys(settings.key_prefix))
+    return {
+        "queues": health.queue_depths(broker),
+        "workers": health.workers_alive(client, store.keys),
+        "runs": active_runs_by_status(store),
+    }
+
+
+def render(report: dict[str, Any], as_json: bool) -> str:
+    if as_json:
+        return json.dumps(report, indent=2, sort_keys=True)
+    lines = []
+    for title, column, rows in (
+        ("Queues", "waiting", report["queues"]),
+        ("Worker pools", "alive", report["workers"]),
+        ("Active runs", "runs", report["runs"]),
+    ):
+        width = max(len(name) for name in rows) + 2
+        lines.append(f"{title:<{width}}{column:>8}")
+        lines += [f"  {name:<{width - 2}}{count:>8}" for name, count in sorted(rows.items())]
+        lines.append("")
+    missing = health.missing_pools(report["workers"])
+    lines.append(f"Pools with no live worker: {', '.join(missing)}" if missing else "Every pool has a live worker.")
+    return "\n".join(lines)

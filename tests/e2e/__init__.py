@@ -1,0 +1,1 @@
+"""End-to-end acceptance: the official `openai` SDK against a real `orchestrator up` stack."""
