@@ -188,7 +188,7 @@ def _wait_healthy(base: str, stop: threading.Event, children: list[subprocess.Po
         if any(c.poll() is not None for c in children):
             return False
         try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
                 return True
         except httpx.HTTPError:
             pass

@@ -49,7 +49,8 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Fast
 
     app = FastAPI(title="Orchestrator", version="0.1.0", lifespan=lifespan, default_response_class=OrjsonResponse)
     errors.install(app)
-    for module in (assistants, threads, runs):
+    # Runs before threads: `POST /v1/threads/runs` (create and run) must not match `POST /v1/threads/{thread_id}`.
+    for module in (assistants, runs, threads):
         app.include_router(module.router)
 
     app.include_router(health_routes.router)

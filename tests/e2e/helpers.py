@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import TypeVar
 
 import openai
@@ -29,11 +29,17 @@ def make_assistant(client: openai.OpenAI, *tools: AssistantToolParam, name: str 
     return client.beta.assistants.create(model=MODEL, name=name, tools=list(tools))
 
 
+def error_message(error: openai.APIStatusError) -> str:
+    """The server's `error.message` (the exception's own message is prefixed with "Error code: N - ")."""
+    assert isinstance(error.body, dict), error.body
+    return str(error.body["message"])
+
+
 def message_text(message: Message) -> str:
     return "".join(part.text.value for part in message.content if part.type == "text")
 
 
-def collapse(names: list[str]) -> list[str]:
+def collapse(names: Sequence[str]) -> list[str]:
     """Event names with runs of the same name folded into one, e.g. `thread.message.delta` x N -> one."""
     return [name for i, name in enumerate(names) if i == 0 or names[i - 1] != name]
 

@@ -8,6 +8,7 @@ import openai
 import pytest
 from openai.types.beta import Assistant
 from openai.types.beta.threads import Run
+from openai.types.beta.threads.run_submit_tool_outputs_params import ToolOutput
 
 from tests.e2e.helpers import POLL_MS, RecordingHandler, collapse, function_tool, make_assistant, message_text
 
@@ -26,7 +27,7 @@ def _thread(client: openai.OpenAI, text: str = TWO_CALLS) -> str:
     return client.beta.threads.create(messages=[{"role": "user", "content": text}]).id
 
 
-def _outputs(run: Run) -> list[dict[str, str]]:
+def _outputs(run: Run) -> list[ToolOutput]:
     assert run.required_action is not None
     calls = run.required_action.submit_tool_outputs.tool_calls
     return [{"tool_call_id": call.id, "output": OUTPUTS[call.function.name]} for call in calls]
@@ -77,9 +78,10 @@ def test_streamed_parallel_calls_then_streamed_outputs(client: openai.OpenAI, as
     assert handler.callback_names()[0] == "on_run_step_created"
     # The accumulated snapshots carry exactly the arguments the model streamed in fragments.
     done = {c.id: c for c in handler.tool_calls_done}
-    assert done[call_a].type == "function" and json.loads(done[call_a].function.arguments) == {"city": "Paris"}
-    assert done[call_b].type == "function" and json.loads(done[call_b].function.arguments) == {"tz": "CET"}
-    assert done[call_a].function.output is None
+    done_a, done_b = done[call_a], done[call_b]
+    assert done_a.type == "function" and json.loads(done_a.function.arguments) == {"city": "Paris"}
+    assert done_b.type == "function" and json.loads(done_b.function.arguments) == {"tz": "CET"}
+    assert done_a.function.output is None
 
     # While waiting, the step is persisted in_progress with no outputs yet.
     (step,) = client.beta.threads.runs.steps.list(run_id=run.id, thread_id=thread_id).data

@@ -7,6 +7,8 @@ overwritten by a stale executor.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -40,12 +42,14 @@ class RunExecutor:
         *,
         max_turns: int,
         watcher: CancelWatcher | None = None,
+        worker_id: str | None = None,
     ) -> None:
         self.store = store
         self.model = model
         self.dispatcher = dispatcher
         self.max_turns = max_turns
         self.watcher = watcher
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
 
     def execute(self, project: str, thread_id: str, run_id: str, token: str) -> str:
         """Drive the run until it finishes or parks; returns what happened, for logs and tests."""
@@ -76,7 +80,11 @@ class RunExecutor:
             if record.dispatch != token:
                 return None
             run: Run | None = None
-            change = Change(guards={"dispatch": (token,)}, fields={"dispatch": "", "holder": holder})
+            # `claimed_by` names the worker process, so operators (and the exactly-once test) can see who ran it.
+            change = Change(
+                guards={"dispatch": (token,)},
+                fields={"dispatch": "", "holder": holder, "claimed_by": self.worker_id},
+            )
             if record.run.status is RunStatus.QUEUED:
                 run = apply(record.run, RunEvent.START, now_s())
                 change.events.append(("thread.run.in_progress", run.wire()))
@@ -127,8 +135,12 @@ class RunExecutor:
             max_tokens = run.max_completion_tokens - record.usage.completion_tokens
         request = build_request(run, history, steps, max_tokens)
         turn = Turn(ledger=ledger, run=run, holder=holder, first_turn=record.turns == 0)
-        for piece in self.model.stream(request, on_open=self._on_open(run.id)):
-            turn.feed(piece)
+        try:
+            for piece in self.model.stream(request, on_open=self._on_open(run.id)):
+                turn.feed(piece)
+        except Exception:
+            turn.keep_partial_text()  # `_stop` closes the open message from its stored copy
+            raise
         assert turn.finish is not None
         usage = record.usage + turn.finish.usage
         bookkeeping = {"usage": usage.model_dump_json(), "turns": str(record.turns + 1)}

@@ -1,0 +1,138 @@
+"""Raw typed streams (`runs.create(stream=True)`) and create-and-run, polled and streamed."""
+
+from __future__ import annotations
+
+import httpx
+import openai
+import pytest
+from openai.types.beta import Assistant
+
+from tests.e2e.conftest import KEY_A, Stack
+from tests.e2e.helpers import POLL_MS, RecordingHandler, collapse, make_assistant, message_text
+
+pytestmark = pytest.mark.e2e
+
+PLAIN_TEXT_ORDER = [  # §7.4.A, with the message deltas folded into one entry
+    "thread.run.created",
+    "thread.run.queued",
+    "thread.run.in_progress",
+    "thread.run.step.created",
+    "thread.run.step.in_progress",
+    "thread.message.created",
+    "thread.message.in_progress",
+    "thread.message.delta",
+    "thread.message.completed",
+    "thread.run.step.completed",
+    "thread.run.completed",
+]
+
+
+@pytest.fixture(scope="module")
+def assistant(client: openai.OpenAI) -> Assistant:
+    return make_assistant(client, name="streaming")
+
+
+def test_raw_stream_is_in_canonical_order(client: openai.OpenAI, assistant: Assistant) -> None:
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "[[text Hello there, dear world!]]"}])
+    with client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id, stream=True) as stream:
+        events = list(stream)  # iteration ends by itself at `data: [DONE]`
+    names = [event.event for event in events]
+    assert collapse(names) == PLAIN_TEXT_ORDER
+    assert names.count("thread.message.delta") == 4  # one per word
+
+    created = events[0]
+    assert created.event == "thread.run.created"
+    assert created.data.status == "queued" and created.data.thread_id == thread.id
+    assert created.data.expires_at == created.data.created_at + 600
+    in_progress = events[2]
+    assert in_progress.event == "thread.run.in_progress" and in_progress.data.started_at is not None
+
+    deltas = [e for e in events if e.event == "thread.message.delta"]
+    first_part = deltas[0].data.delta.content[0] if deltas[0].data.delta.content else None
+    assert first_part is not None and first_part.type == "text" and first_part.text is not None
+    assert first_part.text.annotations == []  # §0.7: the first fragment declares the annotations list
+    text = ""
+    for delta in deltas:
+        for part in delta.data.delta.content or []:
+            assert part.index == 0 and part.type == "text" and part.text is not None
+            text += part.text.value or ""
+    assert text == "Hello there, dear world!"
+
+    message_done = events[-3]
+    assert message_done.event == "thread.message.completed"
+    assert message_done.data.status == "completed" and message_text(message_done.data) == text
+    step_done = events[-2]
+    assert step_done.event == "thread.run.step.completed"
+    assert step_done.data.usage is not None and step_done.data.status == "completed"
+    completed = events[-1]
+    assert completed.event == "thread.run.completed"
+    assert completed.data.usage is not None and completed.data.expires_at is None
+    assert completed.data.completed_at is not None
+
+
+def test_raw_stream_wire_framing_ends_with_done(stack: Stack, client: openai.OpenAI, assistant: Assistant) -> None:
+    """The bytes on the wire: every event has an `event:` line, and the stream ends with `event: done` (§0.1-2)."""
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "[[text framed]]"}])
+    headers = {"Authorization": f"Bearer {KEY_A}", "OpenAI-Beta": "assistants=v2", "Accept": "application/json"}
+    with httpx.stream(
+        "POST",
+        f"{stack.base_url}/threads/{thread.id}/runs",
+        json={"assistant_id": assistant.id, "stream": True},
+        headers=headers,
+        timeout=30,
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        body = response.read().decode()
+    frames = [frame for frame in body.split("\n\n") if frame and not frame.startswith(":")]
+    assert all(frame.startswith("event: ") and "\ndata: " in frame for frame in frames)
+    assert frames[-2].startswith("event: thread.run.completed\n")
+    assert frames[-1] == "event: done\ndata: [DONE]"
+    assert body.endswith("event: done\ndata: [DONE]\n\n")
+
+
+def test_create_and_run_poll(client: openai.OpenAI, assistant: Assistant) -> None:
+    run = client.beta.threads.create_and_run_poll(
+        assistant_id=assistant.id,
+        thread={"messages": [{"role": "user", "content": "[[text polled answer]]"}]},
+        poll_interval_ms=POLL_MS,
+    )
+    assert run.status == "completed"
+    assert run.usage is not None
+    messages = client.beta.threads.messages.list(thread_id=run.thread_id, order="asc").data
+    assert [(m.role, message_text(m)) for m in messages] == [
+        ("user", "[[text polled answer]]"),
+        ("assistant", "polled answer"),
+    ]
+    assert messages[1].run_id == run.id
+
+
+def test_create_and_run_stream_starts_with_thread_created(client: openai.OpenAI, assistant: Assistant) -> None:
+    handler = RecordingHandler()
+    with client.beta.threads.create_and_run_stream(
+        assistant_id=assistant.id,
+        thread={"messages": [{"role": "user", "content": "[[text streamed answer]]"}]},
+        event_handler=handler,
+    ) as stream:
+        stream.until_done()
+        run = stream.get_final_run()
+    first = handler.events[0]
+    assert first.event == "thread.created"
+    assert first.data.object == "thread"
+    assert collapse(handler.event_names[1:]) == PLAIN_TEXT_ORDER
+    assert run.status == "completed" and run.thread_id == first.data.id
+    assert "".join(handler.text_deltas) == "streamed answer"
+    # §10.3.A: the text callbacks, in order.
+    assert collapse([name for name in handler.callback_names() if "tool_call" not in name]) == [
+        "on_run_step_created",
+        "on_message_created",
+        "on_text_created",
+        "on_text_delta",
+        "on_message_delta",
+        "on_text_delta",
+        "on_message_delta",
+        "on_text_done",
+        "on_message_done",
+        "on_run_step_done",
+    ]
+    assert client.beta.threads.retrieve(first.data.id).id == first.data.id

@@ -1,0 +1,72 @@
+"""Real Celery worker processes on a real server (the embedded Valkey `orchestrator up` starts), driven by the SDK:
+each run executes exactly once across two run workers, and every counter moves by exactly the number of runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import pytest
+import redis
+
+from tests.stack import Stack, running_stack
+
+pytestmark = pytest.mark.integration
+N_RUNS = 12
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(Path(tmp_path_factory.mktemp("stack")), "--run-workers", "2") as running:
+        yield running
+
+
+def _run_math(client: openai.OpenAI, assistant_id: str) -> tuple[str, str]:
+    thread = client.beta.threads.create(
+        messages=[{"role": "user", "content": "Solve 2x + 4 = 10 please"}]
+    )
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant_id,
+                                                   poll_interval_ms=50)
+    assert run.status == "completed", run.last_error
+    return thread.id, run.id
+
+
+def test_runs_execute_exactly_once_and_counters_move_by_n(stack: Stack) -> None:
+    client = openai.OpenAI(base_url=stack.base_url, api_key=stack.api_key, max_retries=0)
+    names = ("orchestrator_runs_created_total", "orchestrator_runs_started_total")
+    before = {name: stack.metric(name) for name in names}
+    finished_before = stack.metric("orchestrator_runs_finished_total", status="completed")
+    tools_before = stack.metric("orchestrator_tool_calls_total", type="code_interpreter", outcome="ok")
+    ci_events_before = stack.metric("orchestrator_events_published_total", event="thread.run.completed")
+    assistant = client.beta.assistants.create(model="mock", tools=[{"type": "code_interpreter"}])
+
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+        done = list(pool.map(lambda _: _run_math(client, assistant.id), range(N_RUNS)))
+
+    for name in names:
+        assert stack.metric(name) - before[name] == N_RUNS, name
+    assert stack.metric("orchestrator_runs_finished_total", status="completed") - finished_before == N_RUNS
+    assert stack.metric("orchestrator_tool_calls_total", type="code_interpreter", outcome="ok") - tools_before == N_RUNS
+    assert stack.metric("orchestrator_events_published_total", event="thread.run.completed") - ci_events_before == (
+        N_RUNS
+    )
+    assert stack.metric("orchestrator_run_queue_wait_seconds_count") >= N_RUNS
+    assert stack.metric("orchestrator_run_time_to_first_token_seconds_count") >= N_RUNS
+
+    r = redis.Redis.from_url(stack.redis_url, decode_responses=True)
+    claimed_by = set()
+    for thread_id, run_id in done:
+        keys = [k for k in r.scan_iter(match=f"orch:p:project-a:{{{thread_id}}}:run:{run_id}")]
+        assert len(keys) == 1
+        claimed_by.add(r.hget(keys[0], "claimed_by"))
+        events = [fields["e"] for _, fields in r.xrange(f"{keys[0]}:events")]
+        # queued -> in_progress once at first, and once more after the code ran: never twice for one dispatch
+        assert events.count("thread.run.in_progress") == 1
+        assert events.count("thread.run.completed") == 1
+        assert events.count("thread.message.created") == 1
+        messages = client.beta.threads.messages.list(thread_id=thread_id, run_id=run_id)
+        assert len(messages.data) == 1
+    assert len(claimed_by) == 2, f"both run workers should have taken runs, got {claimed_by}"
