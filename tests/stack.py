@@ -1,38 +1,46 @@
-"""`Stack`: `orchestrator up` as a subprocess, for tests that need every real process (Celery workers included)."""
+"""Real `orchestrator up` stacks as subprocesses, for tests that need every process (Celery workers included)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import selectors
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import openai
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+REPO_ROOT = Path(__file__).resolve().parents[1]
+KEY_A, PROJECT_A = "sk-e2e-key-a", "proj_e2e_a"
+KEY_B, PROJECT_B = "sk-e2e-key-b", "proj_e2e_b"
+STARTUP_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 10.0
 
 
 @dataclass
 class Stack:
-    process: subprocess.Popen[str]
+    """One running `orchestrator up` process and how to reach it."""
+
     base_url: str
-    api_key: str
+    process: subprocess.Popen[bytes]
     data_dir: Path
-    output: list[str]
+    stdout: list[str] = field(default_factory=list)
+
+    def client(self, api_key: str = KEY_A, **kwargs: object) -> openai.OpenAI:
+        options: dict[str, object] = {"max_retries": 2, "timeout": 30.0, **kwargs}
+        return openai.OpenAI(base_url=self.base_url, api_key=api_key, **options)  # type: ignore[arg-type]
 
     @property
     def redis_url(self) -> str:
@@ -54,40 +62,99 @@ class Stack:
                             total += sample.value
         return total
 
+    def log_tail(self, lines: int = 40) -> str:
+        path = self.data_dir / "stack.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return "\n".join([*self.stdout, "--- stderr ---", *text.splitlines()[-lines:]])
 
-@contextmanager
-def running_stack(tmp: Path, *args: str, env: dict[str, str] | None = None, ready_s: float = 90) -> Iterator[Stack]:
-    port = free_port()
-    data_dir = tmp / "data"
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")}
-    child_env.update({"ORCH_API_KEYS": "sk-test-a=project-a,sk-test-b=project-b", "ORCH_LOG_JSON": "true"})
-    child_env.update(env or {})
-    process = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator", "up", "--port", str(port), "--data-dir", str(data_dir), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=child_env, cwd=tmp,
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _drain(pipe: object, lines: queue.Queue[str | None]) -> None:
+    """Read the stack's stdout until EOF, so the pipe never fills up and blocks the stack's processes."""
+    assert hasattr(pipe, "readline")
+    for raw in iter(pipe.readline, b""):
+        lines.put(raw.decode(errors="replace").rstrip("\n"))
+    lines.put(None)
+
+
+@contextlib.contextmanager
+def running_stack(
+    data_dir: Path, *, env: dict[str, str], redis_url: str | None = None, args: tuple[str, ...] = ()
+) -> Iterator[Stack]:
+    """Start `orchestrator up`, wait (with a deadline) for its `api_key:` line, and stop it with SIGTERM."""
+    port = _free_port()
+    full_env = {k: v for k, v in os.environ.items() if k not in ("ORCH_MODEL_BASE_URL", "ORCH_REDIS_URL")}
+    full_env.update(
+        {
+            "ORCH_API_KEYS": f"{KEY_A}={PROJECT_A},{KEY_B}={PROJECT_B}",
+            "ORCH_KEY_PREFIX": f"e2e-{uuid.uuid4().hex[:12]}",
+            "ORCH_LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        }
     )
-    assert process.stdout is not None
-    output: list[str] = []
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + ready_s
-    while not any("api_key:" in line for line in output):
-        if time.monotonic() > deadline or process.poll() is not None:
-            process.kill()
-            raise AssertionError("orchestrator up did not become ready:\n" + "".join(output[-50:]))
-        if selector.select(timeout=1.0):
-            output.append(process.stdout.readline())
-    stack = Stack(process=process, base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-test-a", data_dir=data_dir,
-                  output=output)
+    command = [sys.executable, "-m", "orchestrator", "up", "--port", str(port), "--data-dir", str(data_dir)]
+    if redis_url is not None:
+        command += ["--redis-url", redis_url]
+    command += args
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with (data_dir / "stack.log").open("wb") as log:
+        # A session of its own, so that a stack that ignores SIGTERM can be killed with all its children.
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=log, env=full_env, cwd=REPO_ROOT, start_new_session=True
+        )
+    lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=_drain, args=(process.stdout, lines), daemon=True).start()
+    stack = Stack(base_url="", process=process, data_dir=data_dir)
     try:
+        api_key = _wait_until_up(stack, lines)
+        assert api_key == KEY_A, f"the stack announced key {api_key!r}, not the first ORCH_API_KEYS entry"
         yield stack
     finally:
-        process.send_signal(signal.SIGTERM)
+        _stop(stack)
+
+
+def _wait_until_up(stack: Stack, lines: queue.Queue[str | None]) -> str:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            pytest.fail(
+                f"`orchestrator up` did not print its api_key line within {STARTUP_TIMEOUT_S}s\n{stack.log_tail()}"
+            )
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
-        finally:
-            selector.close()
-            process.stdout.close()
+            line = lines.get(timeout=remaining)
+        except queue.Empty:
+            continue
+        if line is None:
+            pytest.fail(f"`orchestrator up` exited before it was up (rc={stack.process.poll()})\n{stack.log_tail()}")
+        stack.stdout.append(line)
+        key, _, value = line.strip().partition(":")
+        if key == "base_url":
+            stack.base_url = value.strip()
+        elif key == "api_key":
+            assert stack.base_url, "the api_key line came before the base_url line"
+            return value.strip()
+
+
+def _stop(stack: Stack) -> None:
+    process = stack.process
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    try:
+        process.wait(STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        pytest.fail(f"`orchestrator up` did not exit within {STOP_TIMEOUT_S}s of SIGTERM\n{stack.log_tail()}")
+    elapsed = time.monotonic() - started
+    assert process.returncode == 0, f"`orchestrator up` exited with {process.returncode}\n{stack.log_tail()}"
+    assert elapsed < STOP_TIMEOUT_S

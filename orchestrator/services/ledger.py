@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+import orjson
+
 from orchestrator.domain.models import JSON, Message, Run, RunLastError, RunStep, StepLastError
 from orchestrator.domain.status import TERMINAL_RUN_STATUSES, MessageStatus, RunStatus, StepStatus
 from orchestrator.domain.transitions import RUN_EVENT_NAMES, RunEvent, apply
@@ -140,18 +142,7 @@ class RunLedger:
         step_status, stamp, reason = _STEP_END[status]
         now = now_s()
         open_step, open_message = record.open_step, record.open_message
-        if open_message:
-            message = self.store.get_message(self.project, self.thread_id, open_message)
-            if message is not None and message.status is MessageStatus.IN_PROGRESS:
-                message = message.model_copy(
-                    update={
-                        "status": MessageStatus.INCOMPLETE,
-                        "incomplete_at": now,
-                        "incomplete_details": {"reason": reason},
-                    }
-                )
-                change.docs.append(message)
-                change.events.append(("thread.message.incomplete", message.wire()))
+        # The step closes before the message, as in the reference's abnormal endings (step, message, run).
         if open_step:
             step = self.store.get_step(self.project, self.thread_id, open_step)
             if step is not None and step.status is StepStatus.IN_PROGRESS:
@@ -163,3 +154,31 @@ class RunLedger:
                 step = step.model_copy(update=update)
                 change.docs.append(step)
                 change.events.append((f"thread.run.step.{step_status.value}", step.wire()))
+        if open_message:
+            message = self.store.get_message(self.project, self.thread_id, open_message)
+            if message is not None and message.status is MessageStatus.IN_PROGRESS:
+                message = message.model_copy(
+                    update={
+                        "status": MessageStatus.INCOMPLETE,
+                        "incomplete_at": now,
+                        "incomplete_details": {"reason": reason},
+                        "content": message.content or self._streamed_content(message.id),
+                    }
+                )
+                change.docs.append(message)
+                change.events.append(("thread.message.incomplete", message.wire()))
+
+    def _streamed_content(self, message_id: str) -> list[JSON]:
+        """The text a client already received for a message cut short, rebuilt from the run's event log.
+
+        Only the executor knows the text while it streams, and a run can end without it (expired, or stopped
+        mid-read); the log is the one place every delta is recorded.
+        """
+        text = ""
+        for event in self.store.events(self.project, self.thread_id, self.run_id, count=100_000):
+            if event.event != "thread.message.delta":
+                continue
+            delta = orjson.loads(event.data)
+            if delta["id"] == message_id:
+                text += "".join(part.get("text", {}).get("value", "") for part in delta["delta"]["content"])
+        return [{"type": "text", "text": {"value": text, "annotations": []}}] if text else []

@@ -8,7 +8,6 @@ import pytest
 from openai.types.beta import Assistant
 from openai.types.beta.threads import Run
 
-from tests.e2e.conftest import Stack
 from tests.e2e.helpers import (
     POLL_MS,
     error_message,
@@ -17,6 +16,7 @@ from tests.e2e.helpers import (
     message_text,
     wait_for_status,
 )
+from tests.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

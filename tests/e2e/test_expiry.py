@@ -5,8 +5,9 @@ from __future__ import annotations
 import openai
 import pytest
 
-from tests.e2e.conftest import EXPIRY_S, Stack
+from tests.e2e.conftest import EXPIRY_S
 from tests.e2e.helpers import POLL_MS, RecordingHandler, function_tool, make_assistant, message_text, wait_for_status
+from tests.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -48,12 +49,6 @@ def test_run_in_requires_action_expires(expiry_stack: Stack) -> None:
         assert client.beta.threads.runs.retrieve(quick.id, thread_id=quick.thread_id).status == "completed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=IndexError,
-    reason="RunLedger.close_open_objects closes an open message from its stored copy, which has no content yet: "
-    "`thread.message.incomplete` arrives with `content: []` after text deltas, and the SDK handler fails on it",
-)
 def test_run_expiring_mid_message_keeps_the_streamed_text(expiry_stack: Stack) -> None:
     with expiry_stack.client() as client:
         assistant = make_assistant(client, name="expiry-mid-message")
@@ -66,8 +61,8 @@ def test_run_expiring_mid_message_keeps_the_streamed_text(expiry_stack: Stack) -
             run = s.get_final_run()
         assert run.status == "expired"
         assert handler.event_names[-3:] == [
-            "thread.message.incomplete",
             "thread.run.step.expired",
+            "thread.message.incomplete",
             "thread.run.expired",
         ]
         (message,) = client.beta.threads.messages.list(thread_id=thread.id, run_id=run.id).data

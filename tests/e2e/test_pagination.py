@@ -6,8 +6,8 @@ import httpx2
 import openai
 import pytest
 
-from tests.e2e.conftest import Stack
 from tests.e2e.helpers import POLL_MS, make_assistant, message_text
+from tests.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

@@ -6,8 +6,8 @@ import httpx
 import openai
 import pytest
 
-from tests.e2e.conftest import KEY_A, Stack
 from tests.e2e.helpers import MODEL, error_message, make_assistant
+from tests.stack import KEY_A, Stack
 
 pytestmark = pytest.mark.e2e
 

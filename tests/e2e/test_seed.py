@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from tests.e2e.conftest import KEY_A, REPO_ROOT, Stack
 from tests.e2e.helpers import RecordingHandler, message_text
+from tests.stack import KEY_A, REPO_ROOT, Stack
 
 pytestmark = pytest.mark.e2e
 

@@ -7,8 +7,8 @@ import openai
 import pytest
 from openai.types.beta import Assistant
 
-from tests.e2e.conftest import KEY_A, Stack
 from tests.e2e.helpers import POLL_MS, RecordingHandler, collapse, make_assistant, message_text
+from tests.stack import KEY_A, Stack
 
 pytestmark = pytest.mark.e2e
 

@@ -18,22 +18,19 @@ N_RUNS = 12
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(Path(tmp_path_factory.mktemp("stack")), "--run-workers", "2") as running:
+    with running_stack(Path(tmp_path_factory.mktemp("stack")), env={}, args=("--run-workers", "2")) as running:
         yield running
 
 
 def _run_math(client: openai.OpenAI, assistant_id: str) -> tuple[str, str]:
-    thread = client.beta.threads.create(
-        messages=[{"role": "user", "content": "Solve 2x + 4 = 10 please"}]
-    )
-    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant_id,
-                                                   poll_interval_ms=50)
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "Solve 2x + 4 = 10 please"}])
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant_id, poll_interval_ms=50)
     assert run.status == "completed", run.last_error
     return thread.id, run.id
 
 
 def test_runs_execute_exactly_once_and_counters_move_by_n(stack: Stack) -> None:
-    client = openai.OpenAI(base_url=stack.base_url, api_key=stack.api_key, max_retries=0)
+    client = stack.client(max_retries=0)
     names = ("orchestrator_runs_created_total", "orchestrator_runs_started_total")
     before = {name: stack.metric(name) for name in names}
     finished_before = stack.metric("orchestrator_runs_finished_total", status="completed")
@@ -59,7 +56,7 @@ def test_runs_execute_exactly_once_and_counters_move_by_n(stack: Stack) -> None:
     r = redis.Redis.from_url(stack.redis_url, decode_responses=True)
     claimed_by = set()
     for thread_id, run_id in done:
-        keys = [k for k in r.scan_iter(match=f"orch:p:project-a:{{{thread_id}}}:run:{run_id}")]
+        keys = list(r.scan_iter(match=f"*:{{{thread_id}}}:run:{run_id}"))
         assert len(keys) == 1
         claimed_by.add(r.hget(keys[0], "claimed_by"))
         events = [fields["e"] for _, fields in r.xrange(f"{keys[0]}:events")]

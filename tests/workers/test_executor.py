@@ -171,12 +171,13 @@ def test_cancel_mid_stream_stops_at_the_next_write(store: RedisStore, dispatcher
     tail = events(store, thread_id, run_id)[-4:]
     assert tail == [
         "thread.run.cancelling",
-        "thread.message.incomplete",
         "thread.run.step.cancelled",
+        "thread.message.incomplete",
         "thread.run.cancelled",
     ]
     message = store.get_messages("p", thread_id, store.all_ids(store.keys.messages("p", thread_id)))[-1]
     assert message.status == "incomplete" and message.incomplete_details == {"reason": "run_cancelled"}
+    assert message.text() == "a"  # what the client saw before the cancel, rebuilt from the event log
 
 
 def test_cancelling_a_queued_run_finishes_at_once(store: RedisStore, dispatcher: RecordingDispatcher) -> None:
@@ -213,8 +214,8 @@ def test_an_upstream_failure_fails_the_run_with_its_code(store: RedisStore, disp
     run = runs.get_run(store, "p", thread_id, run_id)
     assert run.last_error is not None and run.last_error.code == "rate_limit_exceeded"
     assert events(store, thread_id, run_id)[-3:] == [
-        "thread.message.incomplete",
         "thread.run.step.failed",
+        "thread.message.incomplete",
         "thread.run.failed",
     ]
     assert store.active_run_id("p", thread_id) is None

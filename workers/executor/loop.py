@@ -135,12 +135,8 @@ class RunExecutor:
             max_tokens = run.max_completion_tokens - record.usage.completion_tokens
         request = build_request(run, history, steps, max_tokens)
         turn = Turn(ledger=ledger, run=run, holder=holder, first_turn=record.turns == 0)
-        try:
-            for piece in self.model.stream(request, on_open=self._on_open(run.id)):
-                turn.feed(piece)
-        except Exception:
-            turn.keep_partial_text()  # `_stop` closes the open message from its stored copy
-            raise
+        for piece in self.model.stream(request, on_open=self._on_open(run.id)):
+            turn.feed(piece)
         assert turn.finish is not None
         usage = record.usage + turn.finish.usage
         bookkeeping = {"usage": usage.model_dump_json(), "turns": str(record.turns + 1)}

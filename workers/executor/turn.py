@@ -12,7 +12,6 @@ from orchestrator.domain.ids import new_id
 from orchestrator.domain.models import JSON, Message, Run, RunStep
 from orchestrator.domain.status import MessageStatus, StepStatus
 from orchestrator.domain.tools import SERVER_TOOLS, call_type
-from orchestrator.errors import ConcurrentUpdate
 from orchestrator.services.ledger import Change, RunLedger, now_s
 from workers.executor.llm import Finish, Piece, TextPiece, ToolCallPiece
 
@@ -132,22 +131,6 @@ class Turn:
             ("thread.run.step.completed", self.message_step.wire()),
         ]
         return change
-
-    def keep_partial_text(self) -> None:
-        """Store the text streamed so far on the still-open message.
-
-        The message is stored with no content until it is closed, and a run stopped mid-message (cancelled,
-        failed) has its open message closed from the stored copy: without this, the `thread.message.incomplete`
-        event and the kept message would lose the text the client already received (and the SDK's stream
-        handler fails on a closed message with fewer content parts than it was streamed).
-        """
-        if self.message is None or self.message.status is not MessageStatus.IN_PROGRESS or not self.text:
-            return
-        self.message = self.message.model_copy(update={"content": self._content()})
-        try:
-            self.ledger.commit(None, None, Change(guards={"holder": (self.holder,)}, docs=[self.message]))
-        except ConcurrentUpdate:
-            log.info("run.partial_text_dropped", message_id=self.message.id)  # closed without us (expired)
 
     def _content(self) -> list[JSON]:
         return [{"type": "text", "text": {"value": self.text, "annotations": []}}]
