@@ -1,6 +1,6 @@
 """The seed example: OpenAI's Assistants quickstart, unchanged but for `base_url` and `api_key`.
 
-    python examples/math_tutor.py --base-url http://127.0.0.1:8000/v1 --api-key sk-orch-...
+python examples/math_tutor.py --base-url http://127.0.0.1:8000/v1 --api-key sk-orch-...
 """
 
 from __future__ import annotations

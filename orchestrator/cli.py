@@ -103,7 +103,7 @@ def _sweeper(settings: Settings) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    run_forever(store, broker, settings.sweep_interval_s, stop)
+    run_forever(store, broker, settings.sweep_interval_s, stop, settings.broker_key_prefix)
 
 
 def _up(args: argparse.Namespace) -> int:

@@ -43,13 +43,13 @@ def workers_alive(client: redis.Redis, keys: Keys, now: float | None = None) -> 
     return alive
 
 
-def queue_depths(broker: redis.Redis) -> dict[str, int]:
+def queue_depths(broker: redis.Redis, key_prefix: str = "") -> dict[str, int]:
     """Messages waiting per Celery queue (all priority lists summed)."""
     pipe = broker.pipeline(transaction=False)
     for queue in POOL_QUEUES.values():
-        pipe.llen(queue)
+        pipe.llen(f"{key_prefix}{queue}")
         for step in _PRIORITY_STEPS:
-            pipe.llen(f"{queue}{_PRIORITY_SEPARATOR}{step}")
+            pipe.llen(f"{key_prefix}{queue}{_PRIORITY_SEPARATOR}{step}")
     counts = pipe.execute()
     per_queue = len(_PRIORITY_STEPS) + 1
     return {queue: sum(counts[i * per_queue : (i + 1) * per_queue]) for i, queue in enumerate(POOL_QUEUES.values())}

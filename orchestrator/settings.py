@@ -17,6 +17,10 @@ class Settings(BaseSettings):
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis holding every object, event log and bus.")
     broker_url: str | None = Field(None, description="Celery broker; defaults to redis_url.")
     key_prefix: str = Field("orch", description="Prefix of every Redis key this deployment owns.")
+    broker_key_prefix: str = Field(
+        "",
+        description="Prefix of Celery's keys (queues, bindings) on the broker, so deployments can share one Redis.",
+    )
     api_keys: str = Field(
         "",
         description="Comma-separated `key=project` pairs. A request's bearer key selects its project.",
@@ -56,6 +60,9 @@ class Settings(BaseSettings):
     @property
     def celery_broker_url(self) -> str:
         return self.broker_url or self.redis_url
+
+    def celery_transport_options(self) -> dict[str, str]:
+        return {"global_keyprefix": self.broker_key_prefix} if self.broker_key_prefix else {}
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -18,7 +18,7 @@ def collect(settings: Settings) -> dict[str, Any]:
     broker = redis.Redis.from_url(settings.celery_broker_url, decode_responses=True)
     store = RedisStore(client, Keys(settings.key_prefix))
     return {
-        "queues": health.queue_depths(broker),
+        "queues": health.queue_depths(broker, settings.broker_key_prefix),
         "workers": health.workers_alive(client, store.keys),
         "runs": active_runs_by_status(store),
     }

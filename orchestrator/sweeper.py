@@ -48,20 +48,22 @@ def active_runs_by_status(store: RedisStore) -> dict[str, int]:
     return counts
 
 
-def refresh_gauges(store: RedisStore, broker: redis.Redis) -> None:
+def refresh_gauges(store: RedisStore, broker: redis.Redis, broker_key_prefix: str = "") -> None:
     for status, count in active_runs_by_status(store).items():
         metrics.RUNS_ACTIVE.labels(status=status).set(count)
-    for queue, depth in health.queue_depths(broker).items():
+    for queue, depth in health.queue_depths(broker, broker_key_prefix).items():
         metrics.QUEUE_DEPTH.labels(queue=queue).set(depth)
     for pool, alive in health.workers_alive(store.client, store.keys).items():
         metrics.WORKERS_ALIVE.labels(pool=pool).set(alive)
 
 
-def run_forever(store: RedisStore, broker: redis.Redis, interval_s: float, stop: threading.Event) -> None:
+def run_forever(
+    store: RedisStore, broker: redis.Redis, interval_s: float, stop: threading.Event, broker_key_prefix: str = ""
+) -> None:
     while not stop.is_set():
         try:
             sweep_once(store)
-            refresh_gauges(store, broker)
+            refresh_gauges(store, broker, broker_key_prefix)
         except Exception:
             log.exception("sweeper.failed")
         stop.wait(interval_s)

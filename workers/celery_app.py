@@ -41,6 +41,7 @@ def make_celery(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         task_queues=[Queue(queue) for queue, _, _ in POOLS.values()],
         task_default_queue=RUNS_QUEUE,
+        broker_transport_options=settings.celery_transport_options(),
     )
     runtime = Runtime(settings=settings, app=app)
 

@@ -37,7 +37,8 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Fast
             client, keys, event_log_maxlen=settings.event_log_maxlen, event_log_ttl_s=settings.event_log_ttl_s
         )
         app.state.aredis = aclient
-        app.state.dispatcher = dispatcher or CeleryDispatcher(make_producer(settings.celery_broker_url))
+        producer = make_producer(settings.celery_broker_url, settings.celery_transport_options())
+        app.state.dispatcher = dispatcher or CeleryDispatcher(producer)
         app.state.bus = RunEventBus(aclient, keys.run_channel(""))
         await app.state.bus.start()
         try:

@@ -39,8 +39,13 @@ class CeleryDispatcher:
         self.app.send_task(tool_task_name(tool_type), kwargs={"payload": payload}, queue=SERVER_TOOLS[tool_type][0])
 
 
-def make_producer(broker_url: str) -> Celery:
+def make_producer(broker_url: str, transport_options: dict[str, str]) -> Celery:
     """A Celery app that only sends tasks (the API's side)."""
     app = Celery("orchestrator-producer", broker=broker_url)
-    app.conf.update(task_serializer="json", accept_content=["json"], broker_connection_retry_on_startup=True)
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry_on_startup=True,
+        broker_transport_options=transport_options,
+    )
     return app

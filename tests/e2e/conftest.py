@@ -40,7 +40,9 @@ def redis_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     prefix = f"e2e-{uuid.uuid4().hex[:12]}"
     try:
         with running_stack(
-            tmp_path_factory.mktemp("redis-stack"), env={"ORCH_KEY_PREFIX": prefix}, redis_url=REAL_REDIS_URL
+            tmp_path_factory.mktemp("redis-stack"),
+            env={"ORCH_KEY_PREFIX": prefix, "ORCH_BROKER_KEY_PREFIX": f"{prefix}:celery:"},
+            redis_url=REAL_REDIS_URL,
         ) as running:
             yield running
     finally:
