@@ -83,3 +83,16 @@ def registry() -> CollectorRegistry:
     aggregate = CollectorRegistry()
     multiprocess.MultiProcessCollector(aggregate)  # type: ignore[no-untyped-call]
     return aggregate
+
+
+def _initialise_label_sets() -> None:
+    """Export the bounded label sets at zero from the start: a series that first appears at N is seen by
+    Prometheus as no increase at all, so rate() would miss the first runs a process finishes."""
+    for status in ("completed", "incomplete", "failed", "cancelled", "expired"):
+        RUNS_FINISHED.labels(status=status)
+        RUN_DURATION.labels(status=status)
+    for tool in ("code_interpreter", "file_search"):
+        TOOL_DURATION.labels(type=tool)
+
+
+_initialise_label_sets()

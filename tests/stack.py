@@ -68,7 +68,7 @@ class Stack:
         return "\n".join([*self.stdout, "--- stderr ---", *text.splitlines()[-lines:]])
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -88,7 +88,7 @@ def running_stack(
     data_dir: Path, *, env: dict[str, str], redis_url: str | None = None, args: tuple[str, ...] = ()
 ) -> Iterator[Stack]:
     """Start `orchestrator up`, wait (with a deadline) for its `api_key:` line, and stop it with SIGTERM."""
-    port = _free_port()
+    port = free_port()
     full_env = {k: v for k, v in os.environ.items() if k not in ("ORCH_MODEL_BASE_URL", "ORCH_REDIS_URL")}
     full_env.update(
         {

@@ -3,23 +3,14 @@ each run executes exactly once across two run workers, and every counter moves b
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import openai
 import pytest
 import redis
 
-from tests.stack import Stack, running_stack
+from tests.stack import Stack
 
 pytestmark = pytest.mark.integration
 N_RUNS = 12
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(Path(tmp_path_factory.mktemp("stack")), env={}, args=("--run-workers", "2")) as running:
-        yield running
 
 
 def _run_math(client: openai.OpenAI, assistant_id: str) -> tuple[str, str]:
