@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> None:
     up.add_argument("--redis-url", default=None, help="use this Redis instead of starting the embedded server")
     up.add_argument("--run-workers", type=int, default=1, help="run-worker processes")
     up.add_argument("--tool-workers", type=int, default=1, help="processes per tool pool")
+    up.add_argument("--run-concurrency", type=int, default=None, help="runs one run-worker process serves at once")
+    up.add_argument("--mock-latency", type=float, default=0.0, help="the mock model's seconds per completion")
     up.add_argument("--data-dir", default=".orchestrator", help="where the embedded server keeps its data")
 
     api = sub.add_parser("api", help="serve the HTTP API")
@@ -137,15 +139,16 @@ def _up(args: argparse.Namespace) -> int:
 
     if not env.get("ORCH_MODEL_BASE_URL"):
         mock_port = embedded.free_port()
-        spawn("mock-model", "--port", str(mock_port))
+        spawn("mock-model", "--port", str(mock_port), "--latency", str(args.mock_latency))
         env["ORCH_MODEL_BASE_URL"] = f"http://127.0.0.1:{mock_port}/v1"
         print(
             f"ORCH_MODEL_BASE_URL is not set: using the built-in MOCK model at {env['ORCH_MODEL_BASE_URL']} "
             "(a deterministic test double, not a real LLM)."
         )
     spawn("api", "--host", args.host, "--port", str(args.port))
+    concurrency = ["--concurrency", str(args.run_concurrency)] if args.run_concurrency else []
     for _ in range(args.run_workers):
-        spawn("worker", "--pool", "runs", job="worker-runs")
+        spawn("worker", "--pool", "runs", *concurrency, job="worker-runs")
     for _ in range(args.tool_workers):
         spawn("worker", "--pool", "code_interpreter", job="worker-code-interpreter")
         spawn("worker", "--pool", "file_search", job="worker-file-search")

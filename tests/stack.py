@@ -36,6 +36,7 @@ class Stack:
     base_url: str
     process: subprocess.Popen[bytes]
     data_dir: Path
+    key_prefix: str = "orch"
     stdout: list[str] = field(default_factory=list)
 
     def client(self, api_key: str = KEY_A, **kwargs: object) -> openai.OpenAI:
@@ -111,7 +112,7 @@ def running_stack(
         )
     lines: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=_drain, args=(process.stdout, lines), daemon=True).start()
-    stack = Stack(base_url="", process=process, data_dir=data_dir)
+    stack = Stack(base_url="", process=process, data_dir=data_dir, key_prefix=full_env["ORCH_KEY_PREFIX"])
     try:
         api_key = _wait_until_up(stack, lines)
         assert api_key == KEY_A, f"the stack announced key {api_key!r}, not the first ORCH_API_KEYS entry"

@@ -1,0 +1,72 @@
+"""Horizontal scaling of the run-worker pool: runs/s with 1, 2 and 4 run-worker processes against one Redis, the
+mock model answering each completion after a fixed latency. Checks that every run executed exactly once.
+
+    .venv/bin/python -m bench.scaling --runs 300 --latency 0.2 --concurrency 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+
+import httpx
+import redis
+
+from bench.common import create_assistant, drive, percentiles, stack
+from orchestrator.store import Keys
+from tests.stack import PROJECT_A, Stack
+
+
+def exactly_once(running: Stack, results: list[tuple[str, str]]) -> Counter[str]:
+    """Each run has one claim (one `in_progress`) and one completion; returns runs per worker process."""
+    client = redis.Redis.from_url(running.redis_url, decode_responses=True)
+    keys = Keys(running.key_prefix)
+    per_worker: Counter[str] = Counter()
+    pipe = client.pipeline(transaction=False)
+    for thread_id, run_id in results:
+        pipe.hget(keys.run(PROJECT_A, thread_id, run_id), "claimed_by")
+        pipe.xrange(keys.events(PROJECT_A, thread_id, run_id))
+    replies = pipe.execute()
+    for claimed_by, events in zip(replies[::2], replies[1::2], strict=True):
+        names = [fields["e"] for _, fields in events]
+        assert names.count("thread.run.in_progress") == 1, names
+        assert names.count("thread.run.completed") == 1, names
+        per_worker[claimed_by] += 1
+    return per_worker
+
+
+def measure(workers: int, runs: int, latency: float, concurrency: int, clients: int) -> dict[str, object]:
+    args = ("--run-workers", str(workers), "--run-concurrency", str(concurrency), "--mock-latency", str(latency))
+    with stack(*args) as running:
+        base = running.base_url
+        with httpx.Client(timeout=30) as http:
+            assistant_id = create_assistant(http, base)
+        drive(base, assistant_id, min(20, runs), clients, "warm up")  # connections, imports, first claims
+        results, seconds = drive(base, assistant_id, runs, clients, "hello")
+        assert all(r.status == "completed" for r in results), Counter(r.status for r in results)
+        per_worker = exactly_once(running, [(r.thread_id, r.run_id) for r in results])
+    return {
+        "run_workers": workers,
+        "runs": runs,
+        "seconds": round(seconds, 2),
+        "runs_per_s": round(runs / seconds, 1),
+        "run_latency_s": percentiles([r.seconds for r in results]),
+        "runs_per_worker_process": sorted(per_worker.values()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=300)
+    parser.add_argument("--latency", type=float, default=0.2, help="mock model seconds per completion")
+    parser.add_argument("--concurrency", type=int, default=8, help="runs one worker process serves at once")
+    parser.add_argument("--clients", type=int, default=64, help="concurrent API clients")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    args = parser.parse_args()
+    report = [measure(n, args.runs, args.latency, args.concurrency, args.clients) for n in args.workers]
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
