@@ -57,15 +57,11 @@ def main(argv: list[str] | None = None) -> None:
 
     args = parser.parse_args(argv)
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, settings.log_json, settings.secrets())
     if args.command == "up":
         raise SystemExit(_up(args))
     if args.command == "api":
-        import uvicorn
-
-        from orchestrator.api.app import create_app
-
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning", access_log=False)
+        _api(settings, args.host, args.port, args.workers)
     elif args.command == "worker":
         from orchestrator.store import Keys
         from workers import signals
@@ -89,6 +85,30 @@ def main(argv: list[str] | None = None) -> None:
         from orchestrator.mockmodel import serve
 
         serve(args.host, args.port, args.latency, args.token_delay)
+
+
+def _api(settings: Settings, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    if workers <= 1:
+        from orchestrator.api.app import create_app
+
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+        return
+    # Several processes share one /metrics through prometheus-client's multiprocess files.
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        import tempfile
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="orchestrator-metrics-")
+    uvicorn.run(
+        "orchestrator.api.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 def _sweeper(settings: Settings) -> None:

@@ -4,13 +4,40 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterable, MutableMapping
+from typing import Any
 
 import structlog
 
 
-def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
-    """Route structlog and stdlib logging through one renderer at `level`."""
+class Redactor:
+    """Replaces every known secret (API keys, the model key, Redis passwords) wherever it appears in a log line.
+
+    Masking by value rather than by field name also catches a secret inside a URL, a header dump or an
+    exception message.
+    """
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def __call__(self, logger: object, name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        if self.secrets:
+            for key, value in event.items():
+                if isinstance(value, str):
+                    event[key] = self.redact(value)
+        return event
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, "[REDACTED]")
+        return text
+
+
+def configure_logging(level: str = "INFO", json: bool | None = None, secrets: Iterable[str] = ()) -> None:
+    """Route structlog and stdlib logging through one renderer at `level`, with `secrets` masked."""
     use_json = (not sys.stderr.isatty()) if json is None else json
+    redactor = Redactor(secrets)
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -18,6 +45,7 @@ def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
         structlog.processors.format_exc_info,
+        redactor,
     ]
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-class ApiKey(BaseModel):
-    key: SecretStr
-    project: str
+_NO_MODEL_KEY = "not-needed"  # local endpoints (vLLM, Ollama, the mock) take any key
 
 
 class Settings(BaseSettings):
@@ -26,7 +25,7 @@ class Settings(BaseSettings):
         description="Comma-separated `key=project` pairs. A request's bearer key selects its project.",
     )
     model_base_url: str | None = Field(None, description="OpenAI-compatible Chat Completions endpoint (…/v1).")
-    model_api_key: SecretStr = Field(SecretStr("not-needed"), description="API key sent to the upstream model.")
+    model_api_key: SecretStr = Field(SecretStr(_NO_MODEL_KEY), description="API key sent to the upstream model.")
     model_timeout_s: float = Field(60.0, gt=0, description="Upstream read timeout per request.")
     model_max_retries: int = Field(2, ge=0, description="Upstream retries on 429, 5xx and timeouts, with backoff.")
     run_expiry_s: int = Field(600, gt=0, description="A run not finished this long after creation is expired.")
@@ -51,6 +50,17 @@ class Settings(BaseSettings):
             if not sep or not key.strip() or not project.strip():
                 raise ValueError(f"ORCH_API_KEYS entries must look like key=project, got {pair!r}")
         return value
+
+    def secrets(self) -> list[str]:
+        """Every secret value a log line must never show."""
+        values = list(self.api_key_map())
+        if self.model_api_key.get_secret_value() != _NO_MODEL_KEY:
+            values.append(self.model_api_key.get_secret_value())
+        for url in (self.redis_url, self.broker_url or ""):
+            password = urlsplit(url).password
+            if password:
+                values.append(password)
+        return values
 
     def api_key_map(self) -> dict[str, str]:
         """The bearer key to project mapping."""

@@ -73,6 +73,7 @@ def make_celery(settings: Settings) -> Celery:
 def _tool_context(task: Any, payload: dict[str, Any]) -> Any:
     return structlog.contextvars.bound_contextvars(
         project=payload["project"],
+        assistant_id=payload.get("assistant_id"),
         thread_id=payload["thread_id"],
         run_id=payload["run_id"],
         call_id=payload["call_id"],

@@ -25,6 +25,16 @@ from orchestrator.store import Keys, RedisStore
 log = structlog.get_logger(__name__)
 
 
+def app_from_env() -> FastAPI:
+    """The app for `uvicorn --factory` when the API runs several worker processes."""
+    from orchestrator.logging import configure_logging
+    from orchestrator.settings import get_settings
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json, settings.secrets())
+    return create_app(settings)
+
+
 def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -23,7 +23,8 @@ EXPIRY_S = 3  # whole seconds from creation, so the effective window is 2-3 s
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The main stack on the embedded server."""
-    with running_stack(tmp_path_factory.mktemp("stack"), env={}) as running:
+    # Keep-alives after one quiet second, so a test can see them during a short tool call.
+    with running_stack(tmp_path_factory.mktemp("stack"), env={"ORCH_SSE_KEEPALIVE_S": "1"}) as running:
         yield running
 
 

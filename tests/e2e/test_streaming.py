@@ -136,3 +136,26 @@ def test_create_and_run_stream_starts_with_thread_created(client: openai.OpenAI,
         "on_run_step_done",
     ]
     assert client.beta.threads.retrieve(first.data.id).id == first.data.id
+
+
+def test_long_tool_work_keeps_the_stream_alive(stack: Stack, client: openai.OpenAI) -> None:
+    """While code runs for a few seconds the stream stays open with `: keep-alive` comments, then finishes."""
+    coder = make_assistant(client, {"type": "code_interpreter"}, name="e2e-keepalive")
+    content = "[[code import time\ntime.sleep(2.5)\nprint('slept')]]"
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": content}])
+    lines: list[str] = []
+    with httpx.stream(
+        "POST",
+        f"{stack.base_url}/threads/{thread.id}/runs",
+        headers={"Authorization": f"Bearer {KEY_A}", "OpenAI-Beta": "assistants=v2"},
+        json={"assistant_id": coder.id, "stream": True},
+        timeout=30,
+    ) as response:
+        for line in response.iter_lines():
+            lines.append(line)
+            if line == "data: [DONE]":
+                break
+    tool_delta = max(i for i, line in enumerate(lines) if line == "event: thread.run.step.delta")
+    assert ": keep-alive" in lines[:tool_delta], "no keep-alive while the code ran"
+    assert "event: thread.run.completed" in lines
+    assert any("slept" in line for line in lines if line.startswith("data: "))

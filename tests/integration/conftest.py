@@ -8,8 +8,12 @@ import pytest
 
 from tests.stack import Stack, running_stack
 
+#: A model key the stack must use but never log.
+MODEL_KEY = "sk-model-integration-secret"
+
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("stack"), env={}, args=("--run-workers", "2")) as running:
+    env = {"ORCH_MODEL_API_KEY": MODEL_KEY, "ORCH_LOG_LEVEL": "INFO"}
+    with running_stack(tmp_path_factory.mktemp("stack"), env=env, args=("--run-workers", "2")) as running:
         yield running

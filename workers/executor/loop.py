@@ -59,7 +59,8 @@ class RunExecutor:
         if record is None:
             return "skipped"
         try:
-            return self._drive(ledger, record, holder)
+            with structlog.contextvars.bound_contextvars(assistant_id=record.run.assistant_id):
+                return self._drive(ledger, record, holder)
         except UpstreamError as exc:
             return self._stop(ledger, holder, RunLastError(code=exc.code, message=exc.message))
         except ConcurrentUpdate:
@@ -171,6 +172,7 @@ class RunExecutor:
             self.dispatcher.run_tool(
                 call.type,
                 {
+                    "assistant_id": turn.run.assistant_id,
                     "project": ledger.project,
                     "thread_id": ledger.thread_id,
                     "run_id": ledger.run_id,
