@@ -41,7 +41,7 @@ def create_assistant(http: httpx.Client, base: str, tools: list[dict[str, str]] 
     return str(response.json()["id"])
 
 
-def one_run(http: httpx.Client, base: str, assistant_id: str, text: str, poll_s: float = 0.05) -> RunResult:
+def one_run(http: httpx.Client, base: str, assistant_id: str, text: str, poll_s: float) -> RunResult:
     started = time.perf_counter()
     body = {"assistant_id": assistant_id, "thread": {"messages": [{"role": "user", "content": text}]}}
     run = http.post(f"{base}/threads/runs", headers=HEADERS, json=body).json()
@@ -51,12 +51,15 @@ def one_run(http: httpx.Client, base: str, assistant_id: str, text: str, poll_s:
     return RunResult(run["thread_id"], run["id"], run["status"], time.perf_counter() - started)
 
 
-def drive(base: str, assistant_id: str, runs: int, clients: int, text: str) -> tuple[list[RunResult], float]:
-    """`runs` runs from `clients` concurrent clients; returns the results and the wall time."""
+def drive(
+    base: str, assistant_id: str, runs: int, clients: int, text: str, poll_s: float = 1.0
+) -> tuple[list[RunResult], float]:
+    """`runs` runs from `clients` concurrent clients polling every `poll_s` (the SDK's default is 1 s); returns
+    the results and the client-side wall time."""
     with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=clients * 2)) as http:
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=clients) as pool:
-            results = list(pool.map(lambda _: one_run(http, base, assistant_id, text), range(runs)))
+            results = list(pool.map(lambda _: one_run(http, base, assistant_id, text, poll_s), range(runs)))
         return results, time.perf_counter() - started
 
 

@@ -9,13 +9,14 @@ import secrets
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from orchestrator.logging import configure_logging
+from orchestrator.process import StopSignal, die_with_parent
 from orchestrator.settings import Settings, get_settings
 
 
@@ -87,13 +88,18 @@ def main(argv: list[str] | None = None) -> None:
         serve(args.host, args.port, args.latency, args.token_delay)
 
 
+# Idle keep-alive connections outlive typical client and load-balancer idle times (60 s), so a client never sends
+# a request on a connection the server is just closing (seen as "connection reset" under load).
+_UVICORN: dict[str, Any] = {"timeout_keep_alive": 75}
+
+
 def _api(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     if workers <= 1:
         from orchestrator.api.app import create_app
 
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False, **_UVICORN)
         return
     # Several processes share one /metrics through prometheus-client's multiprocess files.
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -122,10 +128,7 @@ def _sweeper(settings: Settings) -> None:
     broker = redis.Redis.from_url(settings.celery_broker_url, decode_responses=True)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr="0.0.0.0")
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    run_forever(store, broker, settings.sweep_interval_s, stop, settings.broker_key_prefix)
+    run_forever(store, broker, settings.sweep_interval_s, StopSignal(), settings.broker_key_prefix)
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -155,7 +158,9 @@ def _up(args: argparse.Namespace) -> int:
             port = embedded.free_port()
             child_env = {**env, "ORCH_METRICS_PORT": str(port)}
             targets.setdefault(job, []).append(f"127.0.0.1:{port}")
-        children.append(subprocess.Popen([sys.executable, "-m", "orchestrator", *role], env=child_env))
+        children.append(
+            subprocess.Popen([sys.executable, "-m", "orchestrator", *role], env=child_env, preexec_fn=die_with_parent)
+        )
 
     if not env.get("ORCH_MODEL_BASE_URL"):
         mock_port = embedded.free_port()
@@ -176,9 +181,7 @@ def _up(args: argparse.Namespace) -> int:
     targets["api"] = [f"127.0.0.1:{args.port}"]
     _write_scrape_targets(Path(args.data_dir), targets)
 
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = StopSignal()
     base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
     if _wait_healthy(base, stop, children):
         print(f"Orchestrator is up.\n  base_url: {base}/v1\n  api_key:  {api_key}", flush=True)
@@ -205,7 +208,7 @@ def _local_key(data_dir: Path) -> str:
     return key
 
 
-def _wait_healthy(base: str, stop: threading.Event, children: list[subprocess.Popen[bytes]]) -> bool:
+def _wait_healthy(base: str, stop: StopSignal, children: list[subprocess.Popen[bytes]]) -> bool:
     deadline = time.monotonic() + 60
     while not stop.is_set() and time.monotonic() < deadline:
         if any(c.poll() is not None for c in children):

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import redis
 
+from orchestrator.process import die_with_parent
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -66,7 +68,7 @@ def start(
         "--protected-mode",
         "no",
     ]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
     server = EmbeddedRedis(process, port)
     client = redis.Redis(port=port, socket_connect_timeout=0.5)
     deadline = time.monotonic() + ready_timeout

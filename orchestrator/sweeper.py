@@ -3,7 +3,7 @@ the gauges that describe the whole deployment (queue depth, live workers, active
 
 from __future__ import annotations
 
-import threading
+from typing import Protocol
 
 import redis
 import structlog
@@ -57,8 +57,14 @@ def refresh_gauges(store: RedisStore, broker: redis.Redis, broker_key_prefix: st
         metrics.WORKERS_ALIVE.labels(pool=pool).set(alive)
 
 
+class Stopper(Protocol):
+    def is_set(self) -> bool: ...
+
+    def wait(self, seconds: float) -> bool: ...
+
+
 def run_forever(
-    store: RedisStore, broker: redis.Redis, interval_s: float, stop: threading.Event, broker_key_prefix: str = ""
+    store: RedisStore, broker: redis.Redis, interval_s: float, stop: Stopper, broker_key_prefix: str = ""
 ) -> None:
     while not stop.is_set():
         try:

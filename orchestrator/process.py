@@ -1,0 +1,43 @@
+"""Process plumbing for the long-running commands: a stop flag set by signals, and children that die with us."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import signal
+import time
+from typing import Any
+
+_PR_SET_PDEATHSIG = 1
+
+
+class StopSignal:
+    """Set by SIGINT or SIGTERM.
+
+    A plain flag rather than `threading.Event`: a handler calling `Event.set()` runs in the main thread and can
+    block forever on the lock that the interrupted `Event.wait()` in that same thread is holding.
+    """
+
+    def __init__(self) -> None:
+        self.received = False
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.received = True
+
+    def is_set(self) -> bool:
+        return self.received
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`, returning early (True) once a stop signal arrived."""
+        deadline = time.monotonic() + seconds
+        while not self.received and time.monotonic() < deadline:
+            time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+        return self.received
+
+
+def die_with_parent() -> None:
+    """`preexec_fn` for children: the kernel sends them SIGTERM when the parent dies, even by SIGKILL."""
+    with contextlib.suppress(OSError):  # not Linux: children are still stopped on a clean shutdown
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
