@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
-import orjson
 import structlog
 
 from orchestrator import metrics
@@ -36,27 +35,29 @@ def _swallow(fn: Callable[P, None]) -> Callable[P, None]:
 @_swallow
 def events_committed(events: Sequence[tuple[str, bytes]]) -> None:
     """Called by the store after a commit landed: counts events, creations and endings."""
-    now = time.time()
-    for name, data in events:
+    for name, _ in events:
         metrics.EVENTS_PUBLISHED.labels(event=name).inc()
         if name == "thread.run.created":
             metrics.RUNS_CREATED.inc()
         status = _TERMINAL_EVENTS.get(name)
         if status is not None:
-            run = orjson.loads(data)
             metrics.RUNS_FINISHED.labels(status=status).inc()
-            metrics.RUN_DURATION.labels(status=status).observe(max(0.0, now - run["created_at"]))
 
 
 @_swallow
-def run_started(created_at: int) -> None:
+def run_started(created_s: float) -> None:
     metrics.RUNS_STARTED.inc()
-    metrics.QUEUE_WAIT.observe(max(0.0, time.time() - created_at))
+    metrics.QUEUE_WAIT.observe(max(0.0, time.time() - created_s))
 
 
 @_swallow
-def first_token(created_at: int) -> None:
-    metrics.TIME_TO_FIRST_TOKEN.observe(max(0.0, time.time() - created_at))
+def first_token(created_s: float) -> None:
+    metrics.TIME_TO_FIRST_TOKEN.observe(max(0.0, time.time() - created_s))
+
+
+@_swallow
+def run_finished(status: str, created_s: float) -> None:
+    metrics.RUN_DURATION.labels(status=status).observe(max(0.0, time.time() - created_s))
 
 
 @_swallow

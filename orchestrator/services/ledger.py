@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from orchestrator import observe
 from orchestrator.domain.models import JSON, Message, Run, RunLastError, RunStep, StepLastError
 from orchestrator.domain.status import TERMINAL_RUN_STATUSES, MessageStatus, RunStatus, StepStatus
 from orchestrator.domain.transitions import RUN_EVENT_NAMES, RunEvent, apply
@@ -129,10 +130,14 @@ class RunLedger:
                 run = run.model_copy(update={"usage": record.usage})  # usage is cumulative once a run ends
             change.events.append((RUN_EVENT_NAMES[run.status], run.wire()))
             try:
-                return run, self.commit(record, run, change)
+                result = self.commit(record, run, change)
             except ConcurrentUpdate as exc:
                 if exc.field != "ver":
                     raise
+                continue
+            if run.status in TERMINAL_RUN_STATUSES:
+                observe.run_finished(run.status.value, record.created_s or run.created_at)
+            return run, result
         raise ConcurrentUpdate(f"run {self.run_id} kept changing", field="ver", current=None)
 
     def close_open_objects(

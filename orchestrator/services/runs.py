@@ -3,6 +3,7 @@ expire. Each write is one compare-and-set commit; work for the workers is sent a
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from orchestrator import observe
@@ -94,7 +95,13 @@ def _start(
         thread_id=run.thread_id,
         run_id=run.id,
         active="acquire",
-        run_fields={"status": run.status.value, "doc": run.model_dump_json(), "dispatch": token},
+        # `created_at` is whole seconds (the wire format); latency metrics need the precise moment.
+        run_fields={
+            "status": run.status.value,
+            "doc": run.model_dump_json(),
+            "dispatch": token,
+            "created_s": f"{time.time():.6f}",
+        },
         expires_at=run.expires_at,
     )
     commit.index.append((keys.runs(project, run.thread_id), run.id))

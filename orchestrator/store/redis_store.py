@@ -36,6 +36,7 @@ class RunRecord:
     usage: Usage = field(default_factory=Usage)  # tokens used by the run's turns so far
     turns: int = 0  # model turns taken so far
     requires_action_at: float = 0.0  # when the run last started waiting on the client
+    created_s: float = 0.0  # creation time with sub-second precision, for latency metrics
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,7 @@ class RedisStore:
             usage=Usage.model_validate_json(fields["usage"]) if fields.get("usage") else Usage(),
             turns=int(fields.get("turns", 0) or 0),
             requires_action_at=float(fields.get("requires_action_at", 0) or 0),
+            created_s=float(fields.get("created_s", 0) or 0),
         )
 
     def get_runs(self, project: str, thread_id: str, ids: Sequence[str]) -> list[Run]:

@@ -98,7 +98,7 @@ class RunExecutor:
                     return None
                 continue
             if run is not None and record.run.started_at is None:
-                observe.run_started(record.run.created_at)
+                observe.run_started(record.created_s or record.run.created_at)
             return ledger.read()
         return None
 
@@ -135,7 +135,13 @@ class RunExecutor:
         if run.max_completion_tokens is not None:
             max_tokens = run.max_completion_tokens - record.usage.completion_tokens
         request = build_request(run, history, steps, max_tokens)
-        turn = Turn(ledger=ledger, run=run, holder=holder, first_turn=record.turns == 0)
+        turn = Turn(
+            ledger=ledger,
+            run=run,
+            holder=holder,
+            first_turn=record.turns == 0,
+            created_s=record.created_s or run.created_at,
+        )
         for piece in self.model.stream(request, on_open=self._on_open(run.id)):
             turn.feed(piece)
         assert turn.finish is not None

@@ -50,6 +50,7 @@ class Turn:
     calls: dict[int, Call] = field(default_factory=dict)
     finish: Finish | None = None
     first_turn: bool = False  # the run's first model turn, whose first delta is the run's first token
+    created_s: float = 0.0  # the run's precise creation time
 
     def feed(self, piece: Piece) -> None:
         if isinstance(piece, TextPiece):
@@ -222,7 +223,7 @@ class Turn:
         self.ledger.emit([(name, data)], holder=self.holder)
         if self.first_turn:
             self.first_turn = False
-            observe.first_token(self.run.created_at)
+            observe.first_token(self.created_s)
 
     def _commit(self, change: Change) -> None:
         change.guards.update({"status": ("in_progress",), "holder": (self.holder,)})
