@@ -20,7 +20,8 @@ from orchestrator.domain.transitions import RUN_EVENT_NAMES, RunEvent, apply
 from orchestrator.errors import ConcurrentUpdate, NotFound
 from orchestrator.store import Commit, CommitResult, RedisStore, RunRecord
 
-CAS_ATTEMPTS = 8
+# Optimistic writes retry this often; an executor bumps a run's version a few times per model turn.
+CAS_ATTEMPTS = 32
 
 #: How a terminal run event closes the step and message that were open when it happened.
 _STEP_END = {

@@ -16,7 +16,7 @@ from orchestrator.errors import ConcurrentUpdate, InvalidRequest, InvalidRunStat
 from orchestrator.services import assistants, threads
 from orchestrator.services.assistants import not_found
 from orchestrator.services.dispatch import Dispatcher
-from orchestrator.services.ledger import Change, RunLedger, new_token, now_s
+from orchestrator.services.ledger import CAS_ATTEMPTS, Change, RunLedger, new_token, now_s
 from orchestrator.store import Commit, RedisStore, RunRecord
 
 
@@ -125,7 +125,7 @@ def get_run(store: RedisStore, project: str, thread_id: str, run_id: str) -> Run
 
 def update_run(store: RedisStore, project: str, thread_id: str, run_id: str, metadata: dict[str, str] | None) -> Run:
     ledger = RunLedger(store, project, thread_id, run_id)
-    for _ in range(8):
+    for _ in range(CAS_ATTEMPTS):
         record = _read(ledger)
         run = record.run.model_copy(update={"metadata": metadata or {}})
         try:
@@ -135,7 +135,7 @@ def update_run(store: RedisStore, project: str, thread_id: str, run_id: str, met
                 raise
             continue
         return run
-    return _read(ledger).run
+    raise ConcurrentUpdate(f"run {run_id} kept changing; its metadata was not updated", field="ver", current=None)
 
 
 def cancel_run(store: RedisStore, dispatcher: Dispatcher, project: str, thread_id: str, run_id: str) -> Run:
