@@ -15,5 +15,8 @@ MODEL_KEY = "sk-model-integration-secret"
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env = {"ORCH_MODEL_API_KEY": MODEL_KEY, "ORCH_LOG_LEVEL": "INFO"}
-    with running_stack(tmp_path_factory.mktemp("stack"), env=env, args=("--run-workers", "2")) as running:
+    # Two runs per worker at most, so a burst of runs must spread over both processes.
+    with running_stack(
+        tmp_path_factory.mktemp("stack"), env=env, args=("--run-workers", "2", "--run-concurrency", "2")
+    ) as running:
         yield running
