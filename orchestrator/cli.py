@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
 
         signals.install(settings.redis_url, Keys(settings.key_prefix), args.pool, settings.metrics_port)
         app = make_celery(settings)
-        app.worker_main(worker_argv(args.pool, args.concurrency, f"{args.pool}-{os.getpid()}@%h"))
+        app.worker_main(worker_argv(args.pool, args.concurrency, f"{args.pool}-{os.getpid()}@%h", settings.log_level))
     elif args.command == "sweeper":
         _sweeper(settings)
     elif args.command == "status":
@@ -135,6 +135,8 @@ def _up(args: argparse.Namespace) -> int:
     from orchestrator import embedded
 
     env = dict(os.environ)
+    # One terminal shows every process: keep it to warnings unless the operator asked for more.
+    env.setdefault("ORCH_LOG_LEVEL", "WARNING")
     children: list[subprocess.Popen[bytes]] = []
     server = None
     redis_url = args.redis_url or os.environ.get("ORCH_REDIS_URL")

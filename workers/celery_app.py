@@ -81,9 +81,10 @@ def _tool_context(task: Any, payload: dict[str, Any]) -> Any:
     )
 
 
-def worker_argv(pool: str, concurrency: int | None, hostname: str) -> list[str]:
+def worker_argv(pool: str, concurrency: int | None, hostname: str, log_level: str = "INFO") -> list[str]:
     queue, implementation, default = POOLS[pool]
     return [
+        "--quiet",  # no banner: our own log lines say what started
         "worker",
         "--queues",
         queue,
@@ -96,5 +97,5 @@ def worker_argv(pool: str, concurrency: int | None, hostname: str) -> list[str]:
         "--without-gossip",
         "--without-mingle",
         "--loglevel",
-        "INFO",
+        log_level.upper(),
     ]
