@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,26 @@ import redis
 from orchestrator import embedded
 from orchestrator.domain.models import Usage
 from workers.executor.llm import Finish, Piece, TextPiece, ToolCallPiece
+
+#: The canonical order of a run answering with text (§7.4.A), its message deltas folded into one entry.
+PLAIN_TEXT_ORDER = [
+    "thread.run.created",
+    "thread.run.queued",
+    "thread.run.in_progress",
+    "thread.run.step.created",
+    "thread.run.step.in_progress",
+    "thread.message.created",
+    "thread.message.in_progress",
+    "thread.message.delta",
+    "thread.message.completed",
+    "thread.run.step.completed",
+    "thread.run.completed",
+]
+
+
+def collapse(names: Sequence[str]) -> list[str]:
+    """Event names with runs of the same name folded into one, e.g. `thread.message.delta` x N -> one."""
+    return [name for i, name in enumerate(names) if i == 0 or names[i - 1] != name]
 
 
 @dataclass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection
 from typing import TypeVar
 
 import openai
@@ -37,11 +37,6 @@ def error_message(error: openai.APIStatusError) -> str:
 
 def message_text(message: Message) -> str:
     return "".join(part.text.value for part in message.content if part.type == "text")
-
-
-def collapse(names: Sequence[str]) -> list[str]:
-    """Event names with runs of the same name folded into one, e.g. `thread.message.delta` x N -> one."""
-    return [name for i, name in enumerate(names) if i == 0 or names[i - 1] != name]
 
 
 def poll_until(fetch: Callable[[], T], done: Callable[[T], bool], *, timeout_s: float, what: str) -> T:

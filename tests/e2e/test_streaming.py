@@ -7,24 +7,11 @@ import openai
 import pytest
 from openai.types.beta import Assistant
 
-from tests.e2e.helpers import POLL_MS, RecordingHandler, collapse, make_assistant, message_text
+from tests.e2e.helpers import POLL_MS, RecordingHandler, make_assistant, message_text
 from tests.stack import KEY_A, Stack
+from tests.support import PLAIN_TEXT_ORDER, collapse
 
 pytestmark = pytest.mark.e2e
-
-PLAIN_TEXT_ORDER = [  # §7.4.A, with the message deltas folded into one entry
-    "thread.run.created",
-    "thread.run.queued",
-    "thread.run.in_progress",
-    "thread.run.step.created",
-    "thread.run.step.in_progress",
-    "thread.message.created",
-    "thread.message.in_progress",
-    "thread.message.delta",
-    "thread.message.completed",
-    "thread.run.step.completed",
-    "thread.run.completed",
-]
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,9 @@ from workers.executor.turn import Turn
 
 log = structlog.get_logger(__name__)
 
+#: The most thread messages one model turn reads; more than any context window holds.
+MAX_HISTORY_MESSAGES = 1000
+
 
 class RunExecutor:
     def __init__(
@@ -129,7 +132,12 @@ class RunExecutor:
     def _take_turn(self, ledger: RunLedger, record: RunRecord, holder: str) -> str | None:
         run = record.run
         p, t = ledger.project, ledger.thread_id
-        history = self.store.get_messages(p, t, self.store.all_ids(self.store.keys.messages(p, t)))
+        # Only the newest messages can reach the model, so a long thread costs no more to read than a short one.
+        window = run.truncation_strategy.get("last_messages") or MAX_HISTORY_MESSAGES
+        page = self.store.page(
+            self.store.keys.messages(p, t), limit=min(window + 32, MAX_HISTORY_MESSAGES), order="desc"
+        )
+        history = self.store.get_messages(p, t, page.ids[::-1])
         steps = self.store.get_steps(p, t, self.store.all_ids(self.store.keys.steps(p, t, run.id)))
         max_tokens = None
         if run.max_completion_tokens is not None:
