@@ -25,8 +25,10 @@ STREAM_END_EVENTS = frozenset(
 DONE = b"event: done\ndata: [DONE]\n\n"
 
 
-def frame(event: str, data: str) -> bytes:
-    return f"event: {event}\ndata: {data}\n\n".encode()
+def frame(event: str, data: str, event_id: str) -> bytes:
+    """One SSE event. The `id:` is the event's position in the run's log: the SDK ignores it, and it is what a
+    reconnecting client will hand back to resume."""
+    return f"id: {event_id}\nevent: {event}\ndata: {data}\n\n".encode()
 
 
 def stream_run(request: Request, project: str, thread_id: str, run_id: str, start_id: str) -> StreamingResponse:
@@ -54,7 +56,7 @@ def stream_run(request: Request, project: str, thread_id: str, run_id: str, star
                     yield b": keep-alive\n\n"
                 continue
             quiet = 0.0
-            yield frame(event.event, event.data)
+            yield frame(event.event, event.data, event.id)
             if event.event in STREAM_END_EVENTS:
                 yield DONE
                 return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import openai
 import pytest
@@ -72,8 +74,12 @@ def test_raw_stream_wire_framing_ends_with_done(stack: Stack, client: openai.Ope
         assert response.headers["content-type"].startswith("text/event-stream")
         body = response.read().decode()
     frames = [frame for frame in body.split("\n\n") if frame and not frame.startswith(":")]
-    assert all(frame.startswith("event: ") and "\ndata: " in frame for frame in frames)
-    assert frames[-2].startswith("event: thread.run.completed\n")
+    # Each event: its id in the run's log (for resuming), its name, its data.
+    events = frames[:-1]
+    assert all(re.fullmatch(r"id: \d+-\d+\nevent: [a-z._]+\ndata: \{.*\}", frame, re.S) for frame in events)
+    ids = [tuple(map(int, frame.split("\n")[0][4:].split("-"))) for frame in events]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert "\nevent: thread.run.completed\n" in frames[-2]
     assert frames[-1] == "event: done\ndata: [DONE]"
     assert body.endswith("event: done\ndata: [DONE]\n\n")
 
