@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -90,26 +90,43 @@ class RunEventBus:
                     await self._pubsub.unsubscribe(channel)
 
 
+#: Quiet seconds after which a follower re-reads the log: pub/sub drops messages while its connection is down,
+#: the log never does, so a stream that missed one catches up instead of waiting forever.
+RECONCILE_AFTER_QUIET_S = 3
+
+
+async def _read_log(client: aioredis.Redis, log_key: str, start: str) -> list[BusEvent]:
+    return [
+        BusEvent(
+            raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id), _text(f or {}, "e"), _text(f or {}, "d")
+        )
+        for raw_id, f in await client.xrange(log_key, start, "+") or []
+    ]
+
+
 async def replay_then_follow(
     bus: RunEventBus, client: aioredis.Redis, log_key: str, run_id: str, start_id: str
-) -> AsyncIterator[BusEvent | None]:
+) -> AsyncGenerator[BusEvent | None, None]:
     """The run's events from `start_id` (inclusive) on, then live ones; `None` marks a quiet second."""
     async with bus.subscribe(run_id) as queue:
-        last = (0, 0)
-        for raw_id, fields in await client.xrange(log_key, start_id, "+") or []:
-            event_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
-            last = _stream_id(event_id)
-            yield BusEvent(event_id, _text(fields or {}, "e"), _text(fields or {}, "d"))
+        last_id, last = "", (0, 0)
+        pending = await _read_log(client, log_key, start_id)
+        quiet = 0
         while True:
+            for event in pending:
+                if _stream_id(event.id) > last:
+                    last_id, last = event.id, _stream_id(event.id)
+                    quiet = 0
+                    yield event
+            pending = []
             try:
-                event = await asyncio.wait_for(queue.get(), timeout=1.0)
+                pending = [await asyncio.wait_for(queue.get(), timeout=1.0)]
             except TimeoutError:
-                yield None
-                continue
-            if _stream_id(event.id) <= last:
-                continue
-            last = _stream_id(event.id)
-            yield event
+                quiet += 1
+                if quiet % RECONCILE_AFTER_QUIET_S == 0:
+                    pending = await _read_log(client, log_key, f"({last_id}" if last_id else start_id)
+                if not pending:
+                    yield None
 
 
 def _text(fields: dict[bytes | str, bytes | str], name: str) -> str:

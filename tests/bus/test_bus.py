@@ -1,0 +1,60 @@
+"""The follower of a run's events on a real server: replay then live with no gap or duplicate, and recovery of
+an event that pub/sub never delivered."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis.asyncio as aioredis
+
+from orchestrator.bus.redis_bus import BusEvent, RunEventBus, replay_then_follow
+from tests.support import unique_prefix
+
+
+async def _follow(real_redis: str, before: int, live: int, unpublished: int) -> list[BusEvent]:
+    prefix = unique_prefix()
+    client = aioredis.Redis.from_url(real_redis, decode_responses=True)
+    log_key, channel = f"{prefix}:log", f"{prefix}:events:run_1"
+    bus = RunEventBus(client, f"{prefix}:events:")
+    await bus.start()
+
+    async def append(name: str, publish: bool) -> None:
+        event_id = str(await client.xadd(log_key, {"e": name, "d": "{}"}))
+        if publish:
+            await client.publish(channel, f"{event_id}\n{name}\n{{}}")
+
+    try:
+        for i in range(before):
+            await append(f"replayed.{i}", publish=True)
+        start = "-"
+        seen: list[BusEvent] = []
+        follower = replay_then_follow(bus, client, log_key, "run_1", start)
+        while len(seen) < before:
+            event = await asyncio.wait_for(anext(follower), timeout=5)
+            if event is not None:
+                seen.append(event)
+        for i in range(live):
+            await append(f"live.{i}", publish=True)
+        for i in range(unpublished):
+            await append(f"lost.{i}", publish=False)
+        while len(seen) < before + live + unpublished:
+            event = await asyncio.wait_for(anext(follower), timeout=10)
+            if event is not None:
+                seen.append(event)
+        await follower.aclose()
+        return seen
+    finally:
+        await bus.stop()
+        await client.delete(log_key)
+        await client.aclose()
+
+
+def test_replay_then_live_without_gap_or_duplicate(real_redis: str) -> None:
+    seen = asyncio.run(_follow(real_redis, before=3, live=4, unpublished=0))
+    assert [e.event for e in seen] == [f"replayed.{i}" for i in range(3)] + [f"live.{i}" for i in range(4)]
+    assert len({e.id for e in seen}) == 7
+
+
+def test_an_event_pubsub_lost_is_read_back_from_the_log(real_redis: str) -> None:
+    seen = asyncio.run(_follow(real_redis, before=1, live=0, unpublished=2))
+    assert [e.event for e in seen] == ["replayed.0", "lost.0", "lost.1"]
