@@ -3,11 +3,17 @@ each run executes exactly once across two run workers, and every counter moves b
 
 from __future__ import annotations
 
+from typing import Any
+
 import openai
 import pytest
 import redis
 
-from tests.stack import Stack
+from orchestrator.domain.requests import AssistantCreate, MessageCreate, RunCreate
+from orchestrator.services import assistants, runs, threads
+from orchestrator.services.dispatch import CeleryDispatcher, make_producer
+from orchestrator.store import Keys, RedisStore
+from tests.stack import PROJECT_A, Stack
 
 pytestmark = pytest.mark.integration
 N_RUNS = 12
@@ -58,3 +64,46 @@ def test_runs_execute_exactly_once_and_counters_move_by_n(stack: Stack) -> None:
         messages = client.beta.threads.messages.list(thread_id=thread_id, run_id=run_id)
         assert len(messages.data) == 1
     assert len(claimed_by) == 2, f"both run workers should have taken runs, got {claimed_by}"
+
+
+class TwiceDispatcher:
+    """Sends every task twice, as a broker redelivering after a lost acknowledgement would."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def execute_run(self, project: str, thread_id: str, run_id: str, token: str) -> None:
+        self.inner.execute_run(project, thread_id, run_id, token)
+        self.inner.execute_run(project, thread_id, run_id, token)
+
+    def run_tool(self, tool_type: str, payload: dict[str, Any]) -> None:
+        self.inner.run_tool(tool_type, payload)
+        self.inner.run_tool(tool_type, payload)
+
+
+def test_tasks_delivered_twice_run_once(stack: Stack) -> None:
+    r = redis.Redis.from_url(stack.redis_url, decode_responses=True)
+    store = RedisStore(r, Keys(stack.key_prefix))
+    dispatcher = TwiceDispatcher(CeleryDispatcher(make_producer(stack.redis_url, {})))
+    assistant = assistants.create(store, PROJECT_A, AssistantCreate(model="mock", tools=[{"type": "code_interpreter"}]))
+    started = []
+    for _ in range(4):
+        thread = threads.create_thread(store, PROJECT_A, None)
+        threads.add_message(store, PROJECT_A, thread.id, MessageCreate(role="user", content="Solve 3x + 3 = 9"))
+        started.append(
+            runs.create_run(
+                store, dispatcher, PROJECT_A, thread.id, RunCreate(assistant_id=assistant.id), expiry_s=600
+            ).run
+        )
+    client = stack.client(max_retries=0)
+    for run in started:
+        final = client.beta.threads.runs.poll(run.id, thread_id=run.thread_id, poll_interval_ms=50)
+        assert final.status == "completed"
+        events = [e.event for e in store.events(PROJECT_A, run.thread_id, run.id)]
+        assert events.count("thread.run.in_progress") == 1
+        assert events.count("thread.run.step.created") == 2  # one tool step, one message step
+        assert events.count("thread.message.created") == 1
+        step_ids = store.all_ids(store.keys.steps(PROJECT_A, run.thread_id, run.id))
+        (tool_step, _) = store.get_steps(PROJECT_A, run.thread_id, step_ids)
+        outputs = tool_step.tool_calls()[0]["code_interpreter"]["outputs"]
+        assert outputs == [{"type": "logs", "logs": "2.0\n"}]  # the code ran twice, its output was kept once
