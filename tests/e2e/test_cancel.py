@@ -136,3 +136,15 @@ def test_busy_thread_rejects_runs_and_messages_without_retry(stack: Stack, assis
 
         client.beta.threads.runs.cancel(run.id, thread_id=thread.id)
         assert wait_for_status(client, run, {"cancelled", "completed", "failed"}).status == "cancelled"
+
+
+def test_cancel_while_the_model_is_silent_stops_within_seconds(client: openai.OpenAI, assistant: Assistant) -> None:
+    """The model has not sent a token yet (it waits 30 s): the worker's model call is closed through the control
+    channel rather than at its next write."""
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "[[wait 30]] hello"}])
+    run = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+    wait_for_status(client, run, {"in_progress"})
+    assert client.beta.threads.runs.cancel(run.id, thread_id=thread.id).status == "cancelling"
+    cancelled = wait_for_status(client, run, {"cancelled"}, timeout_s=5)
+    assert cancelled.cancelled_at is not None
+    assert client.beta.threads.messages.list(thread_id=thread.id, run_id=run.id).data == []

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import orjson
 
+from orchestrator.domain.models import Usage
 from orchestrator.domain.requests import AssistantCreate, MessageCreate, RunCreate, ToolOutput, ToolOutputsSubmit
 from orchestrator.domain.status import RunStatus
 from orchestrator.errors import UpstreamError
 from orchestrator.services import assistants, runs, threads
-from orchestrator.store import RedisStore
+from orchestrator.store import Commit, CommitResult, RedisStore
 from tests.support import PLAIN_TEXT_ORDER, RecordingDispatcher, ScriptedModel, call_turn, collapse, text_turn
-from workers.executor.llm import Piece, TextPiece
+from workers.executor.llm import Finish, Piece, TextPiece
 from workers.executor.loop import RunExecutor
 from workers.tools.results import record_result
 
@@ -136,26 +138,37 @@ def test_file_search_fails_the_run_clearly(store: RedisStore, dispatcher: Record
     assert step.status == "failed"
 
 
-class CancellingModel:
-    """Streams a few pieces, and has the run cancelled after the first one, as a client would mid-stream."""
+class DeltaSignallingStore(RedisStore):
+    """Signals once the executor has committed a message delta, so a test can act right after it."""
 
-    def __init__(self, store: RedisStore, dispatcher: RecordingDispatcher, thread_id: str, run_id: str) -> None:
+    delta_committed = threading.Event()
+
+    def commit(self, commit: Commit) -> CommitResult:
+        result = super().commit(commit)
+        if any(name == "thread.message.delta" for name, _ in commit.events):
+            self.delta_committed.set()
+        return result
+
+
+class CancellingModel:
+    """Streams a few pieces, and has the run cancelled once the first reached the client, as a client would."""
+
+    def __init__(self, store: DeltaSignallingStore, dispatcher: RecordingDispatcher, thread_id: str, run_id: str):
         self.store, self.dispatcher, self.thread_id, self.run_id = store, dispatcher, thread_id, run_id
-        self.pieces_sent = 0
 
     def stream(self, request: dict[str, Any], on_open: Any = None) -> Any:
-        for word in ["a", "b", "c", "d"]:
-            self.pieces_sent += 1
-            yield TextPiece(word)
-            if word == "a":
-                runs.cancel_run(self.store, self.dispatcher, "p", self.thread_id, self.run_id)
+        yield TextPiece("a")
+        assert self.store.delta_committed.wait(timeout=10)
+        runs.cancel_run(self.store, self.dispatcher, "p", self.thread_id, self.run_id)
+        yield from (TextPiece(word) for word in ["b", "c", "d"])
 
 
 def test_cancel_mid_stream_stops_at_the_next_write(store: RedisStore, dispatcher: RecordingDispatcher) -> None:
+    store = DeltaSignallingStore(store.client, store.keys)
+    store.delta_committed = threading.Event()
     thread_id, run_id = new_run(store, dispatcher)
     model = CancellingModel(store, dispatcher, thread_id, run_id)
     assert execute(store, dispatcher, model) == "cancelled"
-    assert model.pieces_sent == 2  # the write after the cancel was refused, and the stream was dropped
     tail = events(store, thread_id, run_id)[-4:]
     assert tail == [
         "thread.run.cancelling",
@@ -285,3 +298,21 @@ def test_truncation_keeps_the_last_messages_and_run_overrides_reach_the_model(
         {"role": "user", "content": "third"},
     ]
     assert (request["temperature"], request["top_p"]) == (0.5, 0.3)
+
+
+def test_the_prompt_budget_ends_the_run_incomplete(store: RedisStore, dispatcher: RecordingDispatcher) -> None:
+    thread_id, run_id = new_run(store, dispatcher, tools=[FUNCTION], max_prompt_tokens=256)
+    first = call_turn(("get_weather", "{}"))
+    first[-1] = Finish("tool_calls", Usage(prompt_tokens=300, completion_tokens=5, total_tokens=305))
+    model = ScriptedModel([first, text_turn("never sent")])
+    assert execute(store, dispatcher, model) == "requires_action"
+    run = runs.get_run(store, "p", thread_id, run_id)
+    assert run.required_action is not None
+    call_id = run.required_action.submit_tool_outputs["tool_calls"][0]["id"]
+    outputs = ToolOutputsSubmit(tool_outputs=[ToolOutput(tool_call_id=call_id, output="x")])
+    runs.submit_tool_outputs(store, dispatcher, "p", thread_id, run_id, outputs)
+    assert execute(store, dispatcher, model) == "incomplete"
+    run = runs.get_run(store, "p", thread_id, run_id)
+    assert run.incomplete_details == {"reason": "max_prompt_tokens"}
+    assert run.usage is not None and run.usage.prompt_tokens == 300
+    assert len(model.requests) == 1  # the exhausted budget was not spent on another call

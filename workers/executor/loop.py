@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
-from collections.abc import Callable
-from typing import Any
 
 import orjson
 import structlog
@@ -27,6 +26,7 @@ from orchestrator.services.ledger import Change, RunLedger, new_token, now_s
 from orchestrator.store import RedisStore, RunRecord
 from workers.executor.cancel import CancelWatcher
 from workers.executor.context import build_request
+from workers.executor.interruptible import read_until_stopped
 from workers.executor.llm import ChatModel
 from workers.executor.turn import Turn
 
@@ -150,7 +150,13 @@ class RunExecutor:
             first_turn=record.turns == 0,
             created_s=record.created_s or run.created_at,
         )
-        for piece in self.model.stream(request, on_open=self._on_open(run.id)):
+        stop = threading.Event()
+        if self.watcher is not None:
+            self.watcher.watch(run.id, stop)
+        key = self.store.keys.run(p, t, run.id)
+        for piece in read_until_stopped(
+            self.model, request, stop=stop, still_running=lambda: self.store.client.hget(key, "status") == "in_progress"
+        ):
             turn.feed(piece)
         assert turn.finish is not None
         usage = record.usage + turn.finish.usage
@@ -160,12 +166,6 @@ class RunExecutor:
         if turn.finish.reason == "length" and run.max_completion_tokens is not None:
             return self._finish(ledger, holder, turn, usage, incomplete="max_completion_tokens")
         return self._finish(ledger, holder, turn, usage)
-
-    def _on_open(self, run_id: str) -> Callable[[Any], None] | None:
-        watcher = self.watcher
-        if watcher is None:
-            return None
-        return lambda stream: watcher.watch(run_id, stream)
 
     # -- tools -----------------------------------------------------------------------------------------------
 
