@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -50,12 +49,3 @@ class Runtime:
         )
         watcher = CancelWatcher(self.redis, self.store.keys.control_channel())
         return RunExecutor(self.store, model, self.dispatcher, max_turns=s.max_turns, watcher=watcher)
-
-
-_lock = threading.Lock()
-
-
-def warm(runtime: Runtime) -> None:
-    """Build the shared parts once, before the pool's threads race to build them."""
-    with _lock:
-        _ = runtime.store, runtime.dispatcher

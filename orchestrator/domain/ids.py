@@ -39,17 +39,3 @@ def new_id(prefix: str) -> str:
             _last_random = secrets.randbelow(62**_RANDOM_CHARS // 2)
         _last_ms = now_ms
         return prefix + _encode(now_ms, _TIME_CHARS) + _encode(_last_random, _RANDOM_CHARS)
-
-
-PREFIXES = {
-    "assistant": "asst_",
-    "thread": "thread_",
-    "message": "msg_",
-    "run": "run_",
-    "step": "step_",
-    "call": "call_",
-}
-
-
-def has_prefix(object_id: str, kind: str) -> bool:
-    return object_id.startswith(PREFIXES[kind])

@@ -21,8 +21,6 @@ ACTIVE_RUN_STATUSES = frozenset(
     {RunStatus.QUEUED, RunStatus.IN_PROGRESS, RunStatus.REQUIRES_ACTION, RunStatus.CANCELLING}
 )
 TERMINAL_RUN_STATUSES = frozenset(RunStatus) - ACTIVE_RUN_STATUSES
-#: The statuses in which an executor may hold the run and keep writing its steps and messages.
-EXECUTING_RUN_STATUSES = frozenset({RunStatus.IN_PROGRESS, RunStatus.CANCELLING})
 
 
 class StepStatus(StrEnum):

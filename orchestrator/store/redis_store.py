@@ -6,7 +6,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
-import orjson
 import redis
 from pydantic import BaseModel
 
@@ -275,10 +274,6 @@ class RedisStore:
 
     def forget_expiring(self, member: str) -> None:
         self.client.zrem(self.keys.expiring(), member)
-
-
-def dumps(value: object) -> bytes:
-    return orjson.dumps(value)
 
 
 def _str(value: object) -> str:
