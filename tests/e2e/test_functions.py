@@ -34,6 +34,16 @@ def _outputs(run: Run) -> list[ToolOutput]:
     return [{"tool_call_id": call.id, "output": OUTPUTS[call.function.name]} for call in calls]
 
 
+def _polled_until_requires_action(client: openai.OpenAI, assistant: Assistant) -> tuple[str, Run]:
+    """A run created with `create_and_poll`, which stops at requires_action with the two calls."""
+    thread_id = _thread(client)
+    run = client.beta.threads.runs.create_and_poll(
+        thread_id=thread_id, assistant_id=assistant.id, poll_interval_ms=POLL_MS
+    )
+    _assert_requires_two_calls(run)
+    return thread_id, run
+
+
 def _assert_requires_two_calls(run: Run) -> None:
     assert run.status == "requires_action"
     assert run.required_action is not None and run.required_action.type == "submit_tool_outputs"
@@ -118,11 +128,7 @@ def test_streamed_parallel_calls_then_streamed_outputs(client: openai.OpenAI, as
 
 
 def test_polled_calls_then_polled_outputs(client: openai.OpenAI, assistant: Assistant) -> None:
-    thread_id = _thread(client)
-    run = client.beta.threads.runs.create_and_poll(
-        thread_id=thread_id, assistant_id=assistant.id, poll_interval_ms=POLL_MS
-    )
-    _assert_requires_two_calls(run)
+    thread_id, run = _polled_until_requires_action(client, assistant)
     queued = client.beta.threads.runs.submit_tool_outputs(
         run_id=run.id, thread_id=thread_id, tool_outputs=_outputs(run)
     )
@@ -139,11 +145,7 @@ def test_polled_calls_then_polled_outputs(client: openai.OpenAI, assistant: Assi
 
 
 def test_submit_and_poll_helper(client: openai.OpenAI, assistant: Assistant) -> None:
-    thread_id = _thread(client)
-    run = client.beta.threads.runs.create_and_poll(
-        thread_id=thread_id, assistant_id=assistant.id, poll_interval_ms=POLL_MS
-    )
-    _assert_requires_two_calls(run)
+    thread_id, run = _polled_until_requires_action(client, assistant)
     final = client.beta.threads.runs.submit_tool_outputs_and_poll(
         run_id=run.id, thread_id=thread_id, tool_outputs=_outputs(run), poll_interval_ms=POLL_MS
     )
@@ -152,11 +154,7 @@ def test_submit_and_poll_helper(client: openai.OpenAI, assistant: Assistant) -> 
 
 
 def test_bad_tool_output_submissions_are_400(client: openai.OpenAI, assistant: Assistant) -> None:
-    thread_id = _thread(client)
-    run = client.beta.threads.runs.create_and_poll(
-        thread_id=thread_id, assistant_id=assistant.id, poll_interval_ms=POLL_MS
-    )
-    _assert_requires_two_calls(run)
+    thread_id, run = _polled_until_requires_action(client, assistant)
     outputs = _outputs(run)
     submit = client.beta.threads.runs.submit_tool_outputs
 
