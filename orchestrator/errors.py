@@ -5,6 +5,9 @@ OrchestratorError
 │   ├── ThreadBusy          400, a run is active on the thread
 │   └── InvalidRunState     400, the run's status does not allow the operation
 ├── Unauthenticated         401
+├── LimitExceeded           429, a key's rate limit (`code`, `retry_after_s`)
+│   └── TooManyActiveRuns   429, the project's cap on active runs
+├── IdempotencyError        a POST's Idempotency-Key cannot be honoured (`status`: 409 in flight, 422 reused)
 ├── NotFound                404
 ├── InvalidTransition       a transition the state machine does not allow (a bug when it escapes)
 ├── ConcurrentUpdate        an optimistic write lost its race; callers re-read and re-apply
@@ -52,6 +55,39 @@ class InvalidRunState(InvalidRequest):
 
 class Unauthenticated(OrchestratorError):
     """A missing or unknown API key."""
+
+
+class LimitExceeded(OrchestratorError):
+    """A limit turned the request away before it did anything; it may be retried after `retry_after_s`."""
+
+    def __init__(self, message: str, *, code: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retry_after_s = retry_after_s
+
+
+class TooManyActiveRuns(LimitExceeded):
+    """The project already has `cap` runs that are not finished."""
+
+    def __init__(self, active: int, cap: int) -> None:
+        super().__init__(
+            f"This project has {active} active runs, the most it may have at once ({cap}). "
+            "Wait for a run to finish, or cancel one, and try again.",
+            code="too_many_active_runs",
+            retry_after_s=1.0,
+        )
+        self.active = active
+        self.cap = cap
+
+
+class IdempotencyError(OrchestratorError):
+    """An Idempotency-Key is in use by a request still running (409) or was used with other parameters (422)."""
+
+    def __init__(self, message: str, *, status: int, code: str, retryable: bool) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.retryable = retryable
 
 
 class NotFound(OrchestratorError):

@@ -11,7 +11,10 @@ _NO_MODEL_KEY = "not-needed"  # local endpoints (vLLM, Ollama, the mock) take an
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ORCH_", env_nested_delimiter="__", extra="ignore")
+    # Errors never repeat the offending value: it may be an API key or a URL with a password.
+    model_config = SettingsConfigDict(
+        env_prefix="ORCH_", env_nested_delimiter="__", extra="ignore", hide_input_in_errors=True
+    )
 
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis holding every object, event log and bus.")
     broker_url: str | None = Field(None, description="Celery broker; defaults to redis_url.")
@@ -23,6 +26,13 @@ class Settings(BaseSettings):
     api_keys: str = Field(
         "",
         description="Comma-separated `key=project` pairs. A request's bearer key selects its project.",
+    )
+    rate_limit_rps: float = Field(
+        50.0, ge=0, description="Requests per second each API key may make on average (token bucket); 0: no limit."
+    )
+    rate_limit_burst: int = Field(100, ge=1, description="Requests an API key may make at once (the bucket's size).")
+    max_active_runs: int = Field(
+        1000, ge=0, description="Runs a project may have queued, in progress or waiting at once; 0: no cap."
     )
     model_base_url: str | None = Field(None, description="OpenAI-compatible Chat Completions endpoint (…/v1).")
     model_api_key: SecretStr = Field(SecretStr(_NO_MODEL_KEY), description="API key sent to the upstream model.")
@@ -45,10 +55,12 @@ class Settings(BaseSettings):
     @field_validator("api_keys")
     @classmethod
     def _parse_keys(cls, value: str) -> str:
-        for pair in filter(None, (p.strip() for p in value.split(","))):
+        entries = [p.strip() for p in value.split(",") if p.strip()]
+        for number, pair in enumerate(entries, start=1):
             key, sep, project = pair.partition("=")
             if not sep or not key.strip() or not project.strip():
-                raise ValueError(f"ORCH_API_KEYS entries must look like key=project, got {pair!r}")
+                # Name the entry by position only: its text may be a key.
+                raise ValueError(f"ORCH_API_KEYS entry {number} of {len(entries)} is not of the form key=project")
         return value
 
     def secrets(self) -> list[str]:

@@ -68,6 +68,28 @@ class Keys:
     def worker_heartbeat(self, pool: str) -> str:
         return f"{self.prefix}:workers:{pool}"
 
+    # -- keys and limits ------------------------------------------------------------------------------------
+
+    def api_keys(self) -> str:
+        """Hash: SHA-256 hex digest of an API key -> its record (JSON). The key itself is never stored."""
+        return f"{self.prefix}:apikeys"
+
+    def api_key_ids(self) -> str:
+        """Hash: API key id -> digest, so a key can be revoked by its id."""
+        return f"{self.prefix}:apikeys:ids"
+
+    def rate_limit(self, key_id: str) -> str:
+        """Token bucket of one API key."""
+        return f"{self.prefix}:ratelimit:{key_id}"
+
+    def active_runs(self, project: str) -> str:
+        """Sorted set: the project's active runs scored by expires_at, kept by commit.lua for the active-run cap."""
+        return f"{self.prefix}:p:{project}:active_runs"
+
+    def idempotency(self, project: str, key_digest: str) -> str:
+        """A POST's outcome under its Idempotency-Key (digest), per project."""
+        return f"{self.prefix}:p:{project}:idem:{key_digest}"
+
 
 def expiry_member(project: str, thread_id: str, run_id: str) -> str:
     return f"{project}|{thread_id}|{run_id}"

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from orchestrator import observe
 from orchestrator.domain.models import Assistant, Message, Run, RunStep, Thread, Usage
-from orchestrator.errors import ConcurrentUpdate, ThreadBusy
+from orchestrator.errors import ConcurrentUpdate, ThreadBusy, TooManyActiveRuns
 from orchestrator.store.commit import Commit, CommitResult
 from orchestrator.store.keys import Keys, expiry_member
 from orchestrator.store.scripts import Scripts
@@ -53,13 +53,20 @@ class StoredEvent:
 
 class RedisStore:
     def __init__(
-        self, client: redis.Redis, keys: Keys, *, event_log_maxlen: int = 10_000, event_log_ttl_s: int = 86_400
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        *,
+        event_log_maxlen: int = 10_000,
+        event_log_ttl_s: int = 86_400,
+        max_active_runs: int = 0,
     ) -> None:
         self.client = client
         self.keys = keys
         self._scripts = Scripts(client)
         self._maxlen = event_log_maxlen
         self._ttl = event_log_ttl_s
+        self._max_active_runs = max_active_runs  # checked when a run takes its thread; 0: no cap
 
     # -- documents -------------------------------------------------------------------------------------------
 
@@ -204,7 +211,13 @@ class RedisStore:
         keys = self.keys
         p, t, r = commit.project, commit.thread_id, commit.run_id
         run_key = keys.run(p, t, r) if r else keys.active_run(p, t)
-        script_keys = [run_key, keys.events(p, t, r) if r else run_key, keys.active_run(p, t), keys.expiring()]
+        script_keys = [
+            run_key,
+            keys.events(p, t, r) if r else run_key,
+            keys.active_run(p, t),
+            keys.expiring(),
+            keys.active_runs(p),
+        ]
         args: list[str | bytes | int] = [
             r,
             commit.active,
@@ -213,6 +226,7 @@ class RedisStore:
             self._ttl,
             commit.expires_at if commit.expires_at is not None else "",
             expiry_member(p, t, r),
+            self._max_active_runs,
             len(commit.guards),
         ]
         for name, allowed in commit.guards.items():
@@ -232,6 +246,8 @@ class RedisStore:
             args += [name, data]
         reply = self._scripts.commit(keys=script_keys, args=args)
         status = int(reply[0])
+        if status == 3:
+            raise TooManyActiveRuns(int(reply[1]), self._max_active_runs)
         if status == 2:
             raise ThreadBusy(f"Thread {t} already has an active run {reply[1]}.", active_run_id=str(reply[1]))
         if status == 0:

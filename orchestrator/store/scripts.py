@@ -14,6 +14,11 @@ def _source(name: str) -> str:
     return resources.files("orchestrator.store").joinpath("scripts", f"{name}.lua").read_text()
 
 
+def source(name: str) -> str:
+    """A script's text, for a client `Scripts` does not bind (the API's asyncio client)."""
+    return _source(name)
+
+
 class Scripts:
     """The scripts bound to one client."""
 
