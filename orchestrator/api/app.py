@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request, Response
 from orchestrator import observe
 from orchestrator.api import errors
 from orchestrator.api.responses import OrjsonResponse
-from orchestrator.api.routes import assistants, runs, threads
+from orchestrator.api.routes import assistants, events, runs, threads
 from orchestrator.api.routes import health as health_routes
 from orchestrator.bus.redis_bus import RunEventBus
 from orchestrator.services.dispatch import CeleryDispatcher, Dispatcher, make_producer
@@ -61,7 +61,7 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Fast
     app = FastAPI(title="Orchestrator", version="0.1.0", lifespan=lifespan, default_response_class=OrjsonResponse)
     errors.install(app)
     # Runs before threads: `POST /v1/threads/runs` (create and run) must not match `POST /v1/threads/{thread_id}`.
-    for module in (assistants, runs, threads):
+    for module in (assistants, runs, events, threads):
         app.include_router(module.router)
 
     app.include_router(health_routes.router)

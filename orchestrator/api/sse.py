@@ -1,66 +1,104 @@
-"""Serving a run's events as Server-Sent Events exactly as the SDK's stream helpers parse them."""
+"""Serving a run's events as Server-Sent Events: the stream a create or submit request answers with, exactly as the
+SDKs' stream helpers parse it, and the resumable follower of `GET .../runs/{run_id}/events`."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 
 from orchestrator import metrics
-from orchestrator.bus.redis_bus import replay_then_follow
+from orchestrator.bus.redis_bus import BusEvent, replay_then_follow
 
-#: Events after which the client's stream is over: the run finished or waits for the client.
-STREAM_END_EVENTS = frozenset(
+#: Events after which a run does nothing more.
+RUN_END_EVENTS = frozenset(
     {
-        "thread.run.requires_action",
         "thread.run.completed",
         "thread.run.incomplete",
         "thread.run.failed",
         "thread.run.cancelled",
         "thread.run.expired",
-        "error",
     }
 )
+#: Events after which the SDK-facing stream is over: the run finished, or it waits for the client's tool outputs
+#: (which the client submits with a request that streams on by itself).
+STREAM_END_EVENTS = RUN_END_EVENTS | {"thread.run.requires_action", "error"}
 DONE = b"event: done\ndata: [DONE]\n\n"
+
+# A comment line WITHOUT the blank line that would end an event. The official Python SDK's decoder keeps the last
+# `id:` across events (as the SSE spec says) and dispatches an event at every blank line once it has one, even with
+# no data: `: keep-alive\n\n` after an `id:` line became an event with empty data there, hence a JSONDecodeError in
+# `runs.stream(...)` after 10 quiet seconds. Per the spec a comment line is ignored and only a blank line dispatches,
+# so a lone comment line is a no-op for every conforming parser (the Python and Node SDKs, browsers' EventSource),
+# while its bytes still reset the idle timers of the client, of proxies and of load balancers. The `id:` lines stay:
+# they are what a client hands back to resume.
+KEEPALIVE = b": keep-alive\n"
 
 
 def frame(event: str, data: str, event_id: str) -> bytes:
     """One SSE event. The `id:` is the event's position in the run's log: the SDK ignores it, and it is what a
-    reconnecting client will hand back to resume."""
+    reconnecting client hands back (`Last-Event-ID` or `?after=`) to resume."""
     return f"id: {event_id}\nevent: {event}\ndata: {data}\n\n".encode()
 
 
-def stream_run(request: Request, project: str, thread_id: str, run_id: str, start_id: str) -> StreamingResponse:
-    state = request.app.state
-    log_key = state.store.keys.events(project, thread_id, run_id)
-    keepalive = state.settings.sse_keepalive_s
-
-    async def body() -> AsyncIterator[bytes]:
+def _response(body: AsyncIterator[bytes]) -> StreamingResponse:
+    async def counted() -> AsyncIterator[bytes]:
         metrics.SSE_STREAMS_OPEN.inc()
         try:
-            async for chunk in _frames():
+            async for chunk in body:
                 yield chunk
         finally:
             metrics.SSE_STREAMS_OPEN.dec()
 
-    async def _frames() -> AsyncIterator[bytes]:
-        quiet = 0.0
-        async for event in replay_then_follow(state.bus, state.aredis, log_key, run_id, start_id):
-            if event is None:
-                quiet += 1.0
-                if await request.is_disconnected():
-                    return
-                if quiet >= keepalive:
-                    quiet = 0.0
-                    yield b": keep-alive\n\n"
-                continue
-            quiet = 0.0
-            yield frame(event.event, event.data, event.id)
-            if event.event in STREAM_END_EVENTS:
-                yield DONE
-                return
-
     return StreamingResponse(
-        body(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        counted(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     )
+
+
+async def _live_frames(
+    request: Request, log_key: str, run_id: str, start: str, end: frozenset[str]
+) -> AsyncIterator[bytes]:
+    """The run's events from `start` on, live, until one of `end`; keep-alives while the run is quiet."""
+    state = request.app.state
+    keepalive_s = state.settings.sse_keepalive_s
+    quiet = 0.0
+    async for event in replay_then_follow(state.bus, state.aredis, log_key, run_id, start):
+        if event is None:  # one quiet second
+            quiet += 1.0
+            if await request.is_disconnected():
+                return
+            if quiet >= keepalive_s:
+                quiet = 0.0
+                yield KEEPALIVE
+            continue
+        quiet = 0.0
+        yield frame(event.event, event.data, event.id)
+        if event.event in end:
+            yield DONE
+            return
+
+
+def stream_run(request: Request, project: str, thread_id: str, run_id: str, start_id: str) -> StreamingResponse:
+    """The stream a `stream: true` request answers with: from `start_id` (inclusive) to the run's end or its
+    `requires_action`."""
+    log_key = request.app.state.store.keys.events(project, thread_id, run_id)
+    return _response(_live_frames(request, log_key, run_id, start_id, STREAM_END_EVENTS))
+
+
+def follow_run(request: Request, log_key: str, run_id: str, start: str) -> StreamingResponse:
+    """A resumable follower of a run that has not ended: its events from the XRANGE `start` on, through any
+    `requires_action`, until the run's terminal event. Many followers of one run share the API process's single
+    pub/sub connection."""
+    return _response(_live_frames(request, log_key, run_id, start, RUN_END_EVENTS))
+
+
+def replay_finished(events: Iterable[BusEvent]) -> StreamingResponse:
+    """A follower of a run that has ended: its remaining events, already read from the log, then the end."""
+
+    async def body() -> AsyncIterator[bytes]:
+        for event in events:
+            yield frame(event.event, event.data, event.id)
+        yield DONE
+
+    return _response(body())

@@ -95,13 +95,22 @@ class RunEventBus:
 RECONCILE_AFTER_QUIET_S = 3
 
 
-async def _read_log(client: aioredis.Redis, log_key: str, start: str) -> list[BusEvent]:
+#: What redis-py's XRANGE returns (its annotation allows a None id and fields).
+Entries = list[tuple[bytes | str | None, dict[bytes | str, bytes | str] | None]] | None
+
+
+def decode_entries(entries: Entries) -> list[BusEvent]:
+    """Events from XRANGE entries (`{e: name, d: data}`), whether the client decodes responses or not."""
     return [
         BusEvent(
             raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id), _text(f or {}, "e"), _text(f or {}, "d")
         )
-        for raw_id, f in await client.xrange(log_key, start, "+") or []
+        for raw_id, f in entries or []
     ]
+
+
+async def _read_log(client: aioredis.Redis, log_key: str, start: str) -> list[BusEvent]:
+    return decode_entries(await client.xrange(log_key, start, "+"))
 
 
 async def replay_then_follow(
