@@ -50,6 +50,10 @@ def main(argv: list[str] | None = None) -> None:
     status.add_argument("--redis-url", default=None, help="default: ORCH_REDIS_URL, else the one `up` started")
     status.add_argument("--data-dir", default=".orchestrator")
 
+    from orchestrator.auth import cli as keys_cli
+
+    keys_cli.add_parser(sub)
+
     mock = sub.add_parser("mock-model", help="serve the built-in mock Chat Completions model (a test double)")
     mock.add_argument("--host", default="127.0.0.1")
     mock.add_argument("--port", type=int, default=8001)
@@ -82,6 +86,8 @@ def main(argv: list[str] | None = None) -> None:
         elif not os.environ.get("ORCH_REDIS_URL") and url_file.exists():
             settings = get_settings(redis_url=url_file.read_text().strip())
         print(render(collect(settings), args.json))
+    elif args.command == "keys":
+        raise SystemExit(keys_cli.run(args, settings))
     elif args.command == "mock-model":
         from orchestrator.mockmodel import serve
 

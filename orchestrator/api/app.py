@@ -13,10 +13,13 @@ import structlog
 from fastapi import FastAPI, Request, Response
 
 from orchestrator import observe
-from orchestrator.api import errors
+from orchestrator.api import errors, limits
+from orchestrator.api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from orchestrator.api.responses import OrjsonResponse
 from orchestrator.api.routes import assistants, events, runs, threads
 from orchestrator.api.routes import health as health_routes
+from orchestrator.auth.authenticator import Authenticator
+from orchestrator.auth.ratelimit import TokenBucket
 from orchestrator.bus.redis_bus import RunEventBus
 from orchestrator.services.dispatch import CeleryDispatcher, Dispatcher, make_producer
 from orchestrator.settings import Settings
@@ -42,9 +45,17 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Fast
         aclient = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
         keys = Keys(settings.key_prefix)
         app.state.settings = settings
-        app.state.api_keys = settings.api_key_map()
+        app.state.authenticator = Authenticator(settings.api_key_map(), aclient, keys)
+        app.state.rate_limiter = TokenBucket(
+            aclient, keys, rate=settings.rate_limit_rps, burst=settings.rate_limit_burst
+        )
+        app.state.idempotency = IdempotencyStore(aclient, keys)
         app.state.store = RedisStore(
-            client, keys, event_log_maxlen=settings.event_log_maxlen, event_log_ttl_s=settings.event_log_ttl_s
+            client,
+            keys,
+            event_log_maxlen=settings.event_log_maxlen,
+            event_log_ttl_s=settings.event_log_ttl_s,
+            max_active_runs=settings.max_active_runs,
         )
         app.state.aredis = aclient
         producer = make_producer(settings.celery_broker_url, settings.celery_transport_options())
@@ -60,11 +71,14 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Fast
 
     app = FastAPI(title="Orchestrator", version="0.1.0", lifespan=lifespan, default_response_class=OrjsonResponse)
     errors.install(app)
+    limits.install(app)
     # Runs before threads: `POST /v1/threads/runs` (create and run) must not match `POST /v1/threads/{thread_id}`.
     for module in (assistants, runs, events, threads):
         app.include_router(module.router)
 
     app.include_router(health_routes.router)
+    # Inside the request context below, so a replayed response carries a request id and is counted.
+    app.add_middleware(IdempotencyMiddleware)
 
     @app.middleware("http")
     async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

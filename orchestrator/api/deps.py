@@ -1,4 +1,5 @@
-"""Request dependencies: the store, the dispatcher, the settings, the caller's project, list paging."""
+"""Request dependencies: the store, the dispatcher, the settings, the caller's project (authenticated, rate
+limited, idempotent POSTs), list paging."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
 
-from orchestrator.errors import InvalidRequest, Unauthenticated
+from orchestrator.api import idempotency
+from orchestrator.auth.authenticator import Authenticator, Principal
+from orchestrator.auth.ratelimit import TokenBucket
+from orchestrator.errors import InvalidRequest, LimitExceeded, Unauthenticated
 from orchestrator.services.dispatch import Dispatcher
 from orchestrator.settings import Settings
 from orchestrator.store import RedisStore
@@ -33,7 +37,8 @@ def _dispatcher(request: Request) -> Dispatcher:
     return dispatcher
 
 
-def _project(request: Request) -> str:
+async def _principal(request: Request) -> Principal:
+    """The caller's key and project, once the key is known to be valid and within its rate limit."""
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
@@ -41,22 +46,41 @@ def _project(request: Request) -> str:
             "You didn't provide an API key. You need to provide your API key in an Authorization header using "
             "Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
         )
-    project = request.app.state.api_keys.get(key.strip())
-    if project is None:
+    authenticator: Authenticator = request.app.state.authenticator
+    principal = await authenticator.resolve(key.strip())
+    if principal is None:
         raise Unauthenticated("Incorrect API key provided.")
-    return str(project)
+    bucket: TokenBucket = request.app.state.rate_limiter
+    wait_s = await bucket.take(principal.key_id)
+    if wait_s > 0:
+        raise LimitExceeded(
+            f"Rate limit reached for this API key: {bucket.rate:g} requests per second, {bucket.burst} at once. "
+            f"Please try again in {wait_s:.3g}s.",
+            code="rate_limit_exceeded",
+            retry_after_s=wait_s,
+        )
+    return principal
 
 
-def _beta(request: Request, project: Annotated[str, Depends(_project)]) -> str:
+def _beta(request: Request, principal: Annotated[Principal, Depends(_principal)]) -> str:
     if "assistants=v2" not in request.headers.get("openai-beta", ""):
         raise InvalidRequest(BETA_MESSAGE, code="invalid_beta")
+    return principal.project
+
+
+async def _idempotent(request: Request, project: Annotated[str, Depends(_beta)]) -> str:
+    """A POST with an Idempotency-Key reserves it here, or is answered from its first response."""
+    key = request.headers.get(idempotency.HEADER)
+    if request.method == "POST" and key is not None:
+        store: idempotency.IdempotencyStore = request.app.state.idempotency
+        await idempotency.claim(request.scope, store, project, key, await request.body())
     return project
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
 StoreDep = Annotated[RedisStore, Depends(_store)]
 DispatcherDep = Annotated[Dispatcher, Depends(_dispatcher)]
-ProjectDep = Annotated[str, Depends(_beta)]
+ProjectDep = Annotated[str, Depends(_idempotent)]
 
 
 @dataclass(frozen=True)
