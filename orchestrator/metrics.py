@@ -74,6 +74,17 @@ WORKERS_ALIVE = Gauge(
     ["pool"],
     multiprocess_mode="mostrecent",
 )
+CHILD_RESTARTS = Counter(
+    "orchestrator_child_restarts_total",
+    "Child processes `orchestrator up` restarted after they died, per role.",
+    ["role"],
+)
+RECOVERIES = Counter(
+    "orchestrator_recoveries_total",
+    "Runs the sweeper looked at for lost work, by what it did (handed_on, resent, tools_resent, failed, ...).",
+    ["outcome"],
+)
+SWEEPER_SKIPPED_RUNS = Counter("orchestrator_sweeper_skipped_runs_total", "Due runs the sweeper could not process.")
 
 
 def registry() -> CollectorRegistry:
@@ -93,6 +104,8 @@ def _initialise_label_sets() -> None:
         RUN_DURATION.labels(status=status)
     for tool in ("code_interpreter", "file_search"):
         TOOL_DURATION.labels(type=tool)
+    for outcome in ("handed_on", "resent", "tools_resent", "failed", "cancelled"):
+        RECOVERIES.labels(outcome=outcome)
 
 
 _initialise_label_sets()

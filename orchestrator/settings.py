@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
@@ -42,12 +43,42 @@ class Settings(BaseSettings):
     max_turns: int = Field(16, gt=0, description="Model turns one run may take before it fails.")
     event_log_maxlen: int = Field(10_000, gt=0, description="Approximate cap of each run's event log (a stream).")
     event_log_ttl_s: int = Field(86_400, gt=0, description="How long a finished run's event log is kept.")
+    max_request_bytes: int = Field(
+        32 * 1024 * 1024,
+        gt=0,
+        description="Largest request body the API reads (413 beyond): a thread of 32 messages of 256,000 characters "
+        "fits, and no single request can fill Redis.",
+    )
+    redis_timeout_s: float = Field(
+        5.0, gt=0, description="The API's Redis connect and reply timeout; past it a request answers 503."
+    )
     sse_keepalive_s: float = Field(10.0, gt=0, description="Seconds of silence after which SSE sends a comment.")
     sweep_interval_s: float = Field(2.0, gt=0, description="How often the sweeper looks for expired runs.")
+    # Recovery timings, in one place (README "Guarantees" explains how they fit): a dead executor's run moves on
+    # after run_lease_s + sweep_interval_s; a sent task or tool call nobody claimed is sent again after
+    # task_resend_after_s; the broker's own redelivery (visibility timeout) is only a backstop behind both.
+    run_lease_s: float = Field(15.0, gt=0, description="Lease an executor (or tool worker) renews every third of.")
+    task_resend_after_s: float = Field(
+        30.0, gt=0, description="A sent task or tool call not claimed this long after it was sent is sent again."
+    )
+    max_recoveries: int = Field(3, ge=0, description="Executors that may vanish under one run before it fails.")
+    broker_visibility_timeout_s: int = Field(
+        600, gt=0, description="Seconds before the broker redelivers a task a worker took and never acknowledged."
+    )
     code_timeout_s: float = Field(30.0, gt=0, description="Wall-clock limit of one code_interpreter execution.")
     code_memory_mb: int = Field(512, gt=0, description="Address-space limit of one code_interpreter execution.")
+    code_sandbox: Literal["bubblewrap", "unsafe"] = Field(
+        "bubblewrap",
+        description="code_interpreter isolation: `bubblewrap` refuses to run code where it cannot isolate it; "
+        "`unsafe` runs it as a plain child of the worker (its uid, network and files), for trusted code only.",
+    )
+    code_sandbox_bwrap: str = Field("bwrap", description="The bubblewrap binary: a name on PATH or a path.")
     metrics_port: int | None = Field(
         None, description="Port a worker pool or the sweeper serves /metrics on (the API serves it on its own port)."
+    )
+    metrics_host: str = Field(
+        "127.0.0.1",
+        description="Address worker pools and the sweeper bind /metrics to (`up`: its --host; containers: 0.0.0.0).",
     )
     log_level: str = Field("INFO", description="Log level of every process.")
     log_json: bool | None = Field(None, description="JSON log lines; default: JSON unless stderr is a TTY.")
@@ -83,8 +114,11 @@ class Settings(BaseSettings):
     def celery_broker_url(self) -> str:
         return self.broker_url or self.redis_url
 
-    def celery_transport_options(self) -> dict[str, str]:
-        return {"global_keyprefix": self.broker_key_prefix} if self.broker_key_prefix else {}
+    def celery_transport_options(self) -> dict[str, str | int]:
+        options: dict[str, str | int] = {"visibility_timeout": self.broker_visibility_timeout_s}
+        if self.broker_key_prefix:
+            options["global_keyprefix"] = self.broker_key_prefix
+        return options
 
 
 def get_settings(**overrides: object) -> Settings:

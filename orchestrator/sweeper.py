@@ -10,31 +10,48 @@ import structlog
 
 from orchestrator import health, metrics
 from orchestrator.domain.status import ACTIVE_RUN_STATUSES
-from orchestrator.services import runs
+from orchestrator.services import recovery, runs
+from orchestrator.services.dispatch import Dispatcher
 from orchestrator.services.ledger import now_s
+from orchestrator.services.recovery import RecoveryPolicy
 from orchestrator.store import RedisStore
 from orchestrator.store.keys import parse_expiry_member
 
 log = structlog.get_logger(__name__)
 
 
+#: How long a due run the sweeper could not process waits before the next attempt.
+SKIPPED_RUN_RETRY_S = 60
+
+
 def sweep_once(store: RedisStore, now: int | None = None) -> int:
     """Expire every due run; returns how many were expired."""
     expired = 0
-    for member in store.expiring_runs(now if now is not None else now_s()):
-        project, thread_id, run_id = parse_expiry_member(member)
+    due_by = now if now is not None else now_s()
+    for member in store.expiring_runs(due_by):
         try:
+            project, thread_id, run_id = parse_expiry_member(member)
             run = runs.expire_run(store, project, thread_id, run_id, now=now)
+            record = store.get_run(project, thread_id, run_id)
         except Exception:
-            log.exception("sweeper.expire_failed", run_id=run_id)
+            # Each pass reads the earliest due runs only: one that always fails (a record that no longer parses)
+            # would stay at the head of the index and starve every project's runs behind it. It waits instead.
+            log.exception("sweeper.run_skipped", member=member, retry_in_s=SKIPPED_RUN_RETRY_S)
+            metrics.SWEEPER_SKIPPED_RUNS.inc()
+            store.client.zadd(store.keys.expiring(), {member: due_by + SKIPPED_RUN_RETRY_S}, xx=True)
             continue
         if run is not None:
             expired += 1
             log.info("run.expired", run_id=run_id, thread_id=thread_id, project=project)
-        record = store.get_run(project, thread_id, run_id)
         if record is None or record.run.expires_at is None:
             store.forget_expiring(member)
     return expired
+
+
+def recover(store: RedisStore, dispatcher: Dispatcher, policy: RecoveryPolicy) -> None:
+    """Hand on the runs and tool calls whose workers vanished or whose tasks were lost (services/recovery.py)."""
+    for outcome, count in recovery.recover_due(store, dispatcher, policy).items():
+        metrics.RECOVERIES.labels(outcome=outcome).inc(count)
 
 
 def active_runs_by_status(store: RedisStore) -> dict[str, int]:
@@ -64,11 +81,18 @@ class Stopper(Protocol):
 
 
 def run_forever(
-    store: RedisStore, broker: redis.Redis, interval_s: float, stop: Stopper, broker_key_prefix: str = ""
+    store: RedisStore,
+    broker: redis.Redis,
+    interval_s: float,
+    stop: Stopper,
+    broker_key_prefix: str = "",
+    recovering: tuple[Dispatcher, RecoveryPolicy] | None = None,
 ) -> None:
     while not stop.is_set():
         try:
             sweep_once(store)
+            if recovering is not None:
+                recover(store, *recovering)
             refresh_gauges(store, broker, broker_key_prefix)
         except Exception:
             log.exception("sweeper.failed")

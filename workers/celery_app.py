@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import redis
 import structlog
 from celery import Celery
 from kombu import Queue
 
 from orchestrator import observe
+from orchestrator.domain.models import JSON
 from orchestrator.domain.tools import SERVER_TOOLS
 from orchestrator.services.dispatch import EXECUTE_RUN_TASK, RUNS_QUEUE, tool_task_name
 from orchestrator.settings import Settings
 from workers.runtime import Runtime
+from workers.tools.claim import run_claimed
 from workers.tools.code_interpreter.tasks import execute_code, limits_from
 from workers.tools.file_search.search import search
 from workers.tools.results import record_result
@@ -38,6 +42,10 @@ def make_celery(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
+        # A worker whose broker connection drops reconnects for as long as it takes (Celery's default gives up
+        # after 100 attempts and the worker exits): a Redis outage must never end a worker process.
+        broker_connection_retry=True,
+        broker_connection_max_retries=None,
         worker_hijack_root_logger=False,
         task_queues=[Queue(queue) for queue, _, _ in POOLS.values()],
         task_default_queue=RUNS_QUEUE,
@@ -45,29 +53,61 @@ def make_celery(settings: Settings) -> Celery:
     )
     runtime = Runtime(settings=settings, app=app)
 
-    @app.task(name=EXECUTE_RUN_TASK, bind=True)
+    @app.task(name=EXECUTE_RUN_TASK, bind=True, **_RETRY_WHILE_REDIS_IS_AWAY)
     def execute_run(task: Any, project: str, thread_id: str, run_id: str, token: str) -> str:
         with structlog.contextvars.bound_contextvars(
             project=project, thread_id=thread_id, run_id=run_id, task_id=task.request.id
         ):
             return runtime.executor.execute(project, thread_id, run_id, token)
 
-    @app.task(name=tool_task_name("code_interpreter"), bind=True)
-    def code_interpreter(task: Any, payload: dict[str, Any]) -> str:
-        with _tool_context(task, payload), observe.tool_call("code_interpreter") as outcome:
-            result = execute_code(payload["argument"], limits_from(settings))
-            outcome["outcome"] = "ok" if result.get("exit_code") == 0 else "code_error"
-            return record_result(runtime.store, runtime.dispatcher, payload, result, "code_interpreter")
+    def execute_tool(payload: dict[str, Any], tool: str, work: Callable[[], JSON], outcome_of: OutcomeOf) -> str:
+        def observed() -> JSON:
+            with observe.tool_call(tool) as outcome:
+                result = work()
+                outcome["outcome"] = outcome_of(result)
+                return result
 
-    @app.task(name=tool_task_name("file_search"), bind=True)
+        result = run_claimed(runtime.store, payload, settings.run_lease_s, observed)
+        if result is None:
+            return "skipped"
+        return record_result(runtime.store, runtime.dispatcher, payload, result, tool)
+
+    @app.task(name=tool_task_name("code_interpreter"), bind=True, **_RETRY_WHILE_REDIS_IS_AWAY)
+    def code_interpreter(task: Any, payload: dict[str, Any]) -> str:
+        with _tool_context(task, payload):
+            return execute_tool(
+                payload,
+                "code_interpreter",
+                lambda: execute_code(payload["argument"], limits_from(settings)),
+                lambda result: "ok" if result.get("exit_code") == 0 else "code_error",
+            )
+
+    @app.task(name=tool_task_name("file_search"), bind=True, **_RETRY_WHILE_REDIS_IS_AWAY)
     def file_search(task: Any, payload: dict[str, Any]) -> str:
-        with _tool_context(task, payload), observe.tool_call("file_search") as outcome:
-            result = search(payload["argument"])
-            outcome["outcome"] = "unavailable" if result.get("error") else "ok"
-            return record_result(runtime.store, runtime.dispatcher, payload, result, "file_search")
+        with _tool_context(task, payload):
+            return execute_tool(
+                payload,
+                "file_search",
+                lambda: search(payload["argument"]),
+                lambda result: "unavailable" if result.get("error") else "ok",
+            )
 
     app.conf.orchestrator_runtime = runtime
     return app
+
+
+OutcomeOf = Callable[[JSON], str]
+
+#: A task that fails because Redis is away is sent again with backoff rather than acknowledged and forgotten.
+#: Every task is idempotent (dispatch tokens, tool claims), so a retry of work that did land does nothing. When the
+#: broker is that same Redis the retry itself can fail; the sweeper's recovery (services/recovery.py) backs it up.
+_RETRY_WHILE_REDIS_IS_AWAY: dict[str, Any] = {
+    "autoretry_for": (redis.ConnectionError, redis.TimeoutError),
+    "retry_backoff": 1,
+    "retry_backoff_max": 30,
+    "retry_jitter": True,
+    "max_retries": 20,
+}
 
 
 def _tool_context(task: Any, payload: dict[str, Any]) -> Any:

@@ -12,6 +12,7 @@ from orchestrator.services.dispatch import CeleryDispatcher
 from orchestrator.settings import Settings
 from orchestrator.store import Keys, RedisStore
 from workers.executor.cancel import CancelWatcher
+from workers.executor.lease import LeaseKeeper
 from workers.executor.llm import OpenAIChatModel
 from workers.executor.loop import RunExecutor
 
@@ -29,7 +30,11 @@ class Runtime:
     def store(self) -> RedisStore:
         s = self.settings
         return RedisStore(
-            self.redis, Keys(s.key_prefix), event_log_maxlen=s.event_log_maxlen, event_log_ttl_s=s.event_log_ttl_s
+            self.redis,
+            Keys(s.key_prefix),
+            event_log_maxlen=s.event_log_maxlen,
+            event_log_ttl_s=s.event_log_ttl_s,
+            resend_after_s=s.task_resend_after_s,
         )
 
     @cached_property
@@ -48,4 +53,5 @@ class Runtime:
             max_retries=s.model_max_retries,
         )
         watcher = CancelWatcher(self.redis, self.store.keys.control_channel())
-        return RunExecutor(self.store, model, self.dispatcher, max_turns=s.max_turns, watcher=watcher)
+        leases = LeaseKeeper(self.store, s.run_lease_s)
+        return RunExecutor(self.store, model, self.dispatcher, max_turns=s.max_turns, watcher=watcher, leases=leases)

@@ -39,7 +39,7 @@ class CeleryDispatcher:
         self.app.send_task(tool_task_name(tool_type), kwargs={"payload": payload}, queue=SERVER_TOOLS[tool_type][0])
 
 
-def make_producer(broker_url: str, transport_options: dict[str, str]) -> Celery:
+def make_producer(broker_url: str, transport_options: dict[str, str | int]) -> Celery:
     """A Celery app that only sends tasks (the API's side)."""
     app = Celery("orchestrator-producer", broker=broker_url)
     app.conf.update(

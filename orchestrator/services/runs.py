@@ -101,6 +101,7 @@ def _start(
             "doc": run.model_dump_json(),
             "dispatch": token,
             "created_s": f"{time.time():.6f}",
+            **store.watch_sent(project, run.thread_id, run.id),
         },
         expires_at=run.expires_at,
     )
@@ -172,6 +173,7 @@ def _cancel_plan(ledger: RunLedger, record: RunRecord, cancelling: Run, token: s
     elif not record.holder:
         # Parked on server-side tools: hand it to an executor now rather than when the tools finish.
         change.fields["dispatch"] = token
+        change.fields.update(ledger.store.watch_sent(ledger.project, ledger.thread_id, ledger.run_id))
     return change
 
 
@@ -200,7 +202,7 @@ def submit_tool_outputs(
 
     def plan(rec: RunRecord, queued: Run) -> Change:
         step = store.get_step(project, thread_id, rec.open_step)
-        change = Change(fields={"dispatch": token, "open_step": ""})
+        change = Change(fields={"dispatch": token, "open_step": "", **store.watch_sent(project, thread_id, run_id)})
         if step is not None:
             calls = [
                 {**c, "function": {**c["function"], "output": given[c["id"]]}} if c["id"] in given else c

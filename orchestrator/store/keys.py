@@ -58,6 +58,19 @@ class Keys:
         """Sorted set of active runs scored by expires_at; the sweeper's only way to find them (no SCAN)."""
         return f"{self.prefix}:expiring"
 
+    def leases(self) -> str:
+        """Sorted set of runs scored by when the sweeper must look at them again: an executor's lease deadline, or
+        the moment a task sent for the run counts as lost. Members are `expiry_member`s."""
+        return f"{self.prefix}:leases"
+
+    def tool_claims(self, project: str, thread_id: str, step_id: str) -> str:
+        """Hash call id -> `token|deadline` of the tool worker executing that call."""
+        return f"{self.prefix}:p:{project}:{{{thread_id}}}:step:{step_id}:claims"
+
+    def tool_payloads(self, project: str, thread_id: str, step_id: str) -> str:
+        """Hash call id -> the task payload a server-side tool call was sent with, so it can be sent again."""
+        return f"{self.prefix}:p:{project}:{{{thread_id}}}:step:{step_id}:payloads"
+
     def run_channel(self, run_id: str) -> str:
         return f"{self.prefix}:events:{run_id}"
 

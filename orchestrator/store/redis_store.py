@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
@@ -36,6 +37,11 @@ class RunRecord:
     turns: int = 0  # model turns taken so far
     requires_action_at: float = 0.0  # when the run last started waiting on the client
     created_s: float = 0.0  # creation time with sub-second precision, for latency metrics
+    lease: float = 0.0  # when the holder's lease lapses unless renewed (epoch seconds)
+    parked_step: str = ""  # the tool step whose server-side calls were sent to the tool pools
+    tools_sent_at: float = 0.0  # when those calls were (last) sent
+    recoveries: int = 0  # times the sweeper handed the run on after its executor vanished
+    sent_at: float = 0.0  # when the task carrying `dispatch` was (last) sent
 
 
 @dataclass(frozen=True)
@@ -60,12 +66,14 @@ class RedisStore:
         event_log_maxlen: int = 10_000,
         event_log_ttl_s: int = 86_400,
         max_active_runs: int = 0,
+        resend_after_s: float = 30.0,
     ) -> None:
         self.client = client
         self.keys = keys
         self._scripts = Scripts(client)
         self._maxlen = event_log_maxlen
         self._ttl = event_log_ttl_s
+        self.resend_after_s = resend_after_s  # a task nobody claimed this long after it was sent is sent again
         self._max_active_runs = max_active_runs  # checked when a run takes its thread; 0: no cap
 
     # -- documents -------------------------------------------------------------------------------------------
@@ -179,6 +187,11 @@ class RedisStore:
             turns=int(fields.get("turns", 0) or 0),
             requires_action_at=float(fields.get("requires_action_at", 0) or 0),
             created_s=float(fields.get("created_s", 0) or 0),
+            lease=float(fields.get("lease", 0) or 0),
+            parked_step=fields.get("parked_step", ""),
+            tools_sent_at=float(fields.get("tools_sent_at", 0) or 0),
+            recoveries=int(fields.get("recoveries", 0) or 0),
+            sent_at=float(fields.get("sent_at", 0) or 0),
         )
 
     def get_runs(self, project: str, thread_id: str, ids: Sequence[str]) -> list[Run]:
@@ -290,6 +303,75 @@ class RedisStore:
 
     def forget_expiring(self, member: str) -> None:
         self.client.zrem(self.keys.expiring(), member)
+
+    # -- leases ----------------------------------------------------------------------------------------------
+
+    def look_again_at(self, project: str, thread_id: str, run_id: str, at: float) -> None:
+        """Have the sweeper look at the run at `at` (or earlier, if it already meant to).
+
+        Called before the commit that sends work, so no crash between the two can leave the work unwatched; a look
+        at a run that was never written just drops the entry."""
+        self.client.zadd(self.keys.leases(), {expiry_member(project, thread_id, run_id): at}, lt=True)
+
+    def watch_sent(self, project: str, thread_id: str, run_id: str) -> dict[str, str]:
+        """Before a commit that sends the run's task: schedule the look, and return the field that dates the send."""
+        now = time.time()
+        self.look_again_at(project, thread_id, run_id, now + self.resend_after_s)
+        return {"sent_at": f"{now:.3f}"}
+
+    def reschedule_look(self, member: str, at: float) -> None:
+        self.client.zadd(self.keys.leases(), {member: at})
+
+    def due_looks(self, now: float, limit: int = 100) -> list[str]:
+        return _strs(self.client.zrangebyscore(self.keys.leases(), "-inf", now, start=0, num=limit))
+
+    def forget_look(self, member: str) -> None:
+        self.client.zrem(self.keys.leases(), member)
+
+    def mark_sent(self, project: str, thread_id: str, run_id: str, at: float) -> None:
+        """Note when the run's pending task was sent again (bookkeeping only: no version bump, no event)."""
+        self.client.hset(self.keys.run(project, thread_id, run_id), "sent_at", f"{at:.3f}")
+
+    def mark_tools_sent(self, project: str, thread_id: str, run_id: str, at: float) -> None:
+        self.client.hset(self.keys.run(project, thread_id, run_id), "tools_sent_at", f"{at:.3f}")
+
+    def renew_lease(self, project: str, thread_id: str, run_id: str, holder: str, deadline: float) -> bool:
+        """Extend the executor's lease; False once the run is no longer held by `holder`."""
+        reply = self._scripts.lease(
+            keys=[self.keys.run(project, thread_id, run_id), self.keys.leases()],
+            args=[holder, f"{deadline:.3f}", expiry_member(project, thread_id, run_id)],
+        )
+        return bool(int(reply))
+
+    def claim_tool_call(
+        self, project: str, thread_id: str, run_id: str, step_id: str, call_id: str, token: str, now: float, ttl: float
+    ) -> str:
+        """Claim (or renew the claim on) a tool call: 'ok', 'busy' (a live worker has it) or 'done'."""
+        k = self.keys
+        reply = self._scripts.tool_claim(
+            keys=[k.tool_outputs(project, thread_id, step_id), k.tool_claims(project, thread_id, step_id), k.leases()],
+            args=[call_id, token, f"{now:.3f}", f"{now + ttl:.3f}", expiry_member(project, thread_id, run_id)],
+        )
+        return _str(reply)
+
+    def tool_claims(self, project: str, thread_id: str, step_id: str) -> dict[str, tuple[str, float]]:
+        raw = self.client.hgetall(self.keys.tool_claims(project, thread_id, step_id))
+        claims = {}
+        for call_id, value in raw.items():
+            token, _, deadline = _str(value).partition("|")
+            claims[_str(call_id)] = (token, float(deadline or 0))
+        return claims
+
+    def tool_payloads(self, project: str, thread_id: str, step_id: str) -> dict[str, str]:
+        raw = self.client.hgetall(self.keys.tool_payloads(project, thread_id, step_id))
+        return {_str(k): _str(v) for k, v in raw.items()}
+
+    def save_tool_payloads(self, project: str, thread_id: str, step_id: str, payloads: Mapping[str, str]) -> None:
+        key = self.keys.tool_payloads(project, thread_id, step_id)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hset(key, mapping=dict(payloads))  # type: ignore[arg-type]
+        pipe.expire(key, self._ttl)
+        pipe.execute()
 
 
 def _str(value: object) -> str:

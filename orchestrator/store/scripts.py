@@ -25,3 +25,5 @@ class Scripts:
     def __init__(self, client: redis.Redis) -> None:
         self.commit: Script = client.register_script(_source("commit"))
         self.tool_output: Script = client.register_script(_source("tool_output"))
+        self.lease: Script = client.register_script(_source("lease"))
+        self.tool_claim: Script = client.register_script(_source("tool_claim"))

@@ -24,9 +24,11 @@ from orchestrator.errors import ConcurrentUpdate, InvalidTransition, UpstreamErr
 from orchestrator.services.dispatch import Dispatcher
 from orchestrator.services.ledger import Change, RunLedger, new_token, now_s
 from orchestrator.store import RedisStore, RunRecord
+from orchestrator.store.keys import expiry_member
 from workers.executor.cancel import CancelWatcher
 from workers.executor.context import build_request
 from workers.executor.interruptible import read_until_stopped
+from workers.executor.lease import LeaseKeeper
 from workers.executor.llm import ChatModel
 from workers.executor.turn import Turn
 
@@ -46,6 +48,7 @@ class RunExecutor:
         max_turns: int,
         watcher: CancelWatcher | None = None,
         worker_id: str | None = None,
+        leases: LeaseKeeper | None = None,
     ) -> None:
         self.store = store
         self.model = model
@@ -53,6 +56,7 @@ class RunExecutor:
         self.max_turns = max_turns
         self.watcher = watcher
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.leases = leases
 
     def execute(self, project: str, thread_id: str, run_id: str, token: str) -> str:
         """Drive the run until it finishes or parks; returns what happened, for logs and tests."""
@@ -61,19 +65,29 @@ class RunExecutor:
         record = self._claim(ledger, token, holder)
         if record is None:
             return "skipped"
+        if self.leases is not None:
+            self.leases.hold(project, thread_id, run_id, holder)
+        outcome = "crashed"
         try:
             with structlog.contextvars.bound_contextvars(assistant_id=record.run.assistant_id):
-                return self._drive(ledger, record, holder)
+                outcome = self._drive(ledger, record, holder)
         except UpstreamError as exc:
-            return self._stop(ledger, holder, RunLastError(code=exc.code, message=exc.message))
+            outcome = self._stop(ledger, holder, RunLastError(code=exc.code, message=exc.message))
         except ConcurrentUpdate:
-            return self._stop(ledger, holder, None)
+            outcome = self._stop(ledger, holder, None)
         except Exception:
             log.exception("run.crashed")
-            return self._stop(ledger, holder, RunLastError(code="server_error", message="The run failed unexpectedly."))
+            error = RunLastError(code="server_error", message="The run failed unexpectedly.")
+            outcome = self._stop(ledger, holder, error)
         finally:
             if self.watcher is not None:
                 self.watcher.forget(run_id)
+            if self.leases is not None:
+                self.leases.release(run_id)
+            if outcome in _NOTHING_OWED:
+                # Best effort: the sweeper would find the run needs nothing and drop it from the index itself.
+                self.store.forget_look(expiry_member(project, thread_id, run_id))
+        return outcome
 
     # -- claiming --------------------------------------------------------------------------------------------
 
@@ -85,9 +99,11 @@ class RunExecutor:
                 return None
             run: Run | None = None
             # `claimed_by` names the worker process, so operators (and the exactly-once test) can see who ran it.
+            # The lease starts with the claim, so a worker that dies right after it still loses the run in time.
+            lease = f"{self.leases.deadline():.3f}" if self.leases is not None else ""
             change = Change(
                 guards={"dispatch": (token,)},
-                fields={"dispatch": "", "holder": holder, "claimed_by": self.worker_id},
+                fields={"dispatch": "", "holder": holder, "claimed_by": self.worker_id, "lease": lease},
             )
             if record.run.status is RunStatus.QUEUED:
                 run = apply(record.run, RunEvent.START, now_s())
@@ -180,22 +196,37 @@ class RunExecutor:
         server_calls = [c for c in turn.calls.values() if c.type in SERVER_TOOLS]
         if not server_calls:
             return self._require_action(ledger, step, holder, bookkeeping)
-        fields = {**bookkeeping, "awaiting": str(len(server_calls)), "holder": ""}
+        payloads = {
+            call.id: {
+                "assistant_id": turn.run.assistant_id,
+                "project": ledger.project,
+                "thread_id": ledger.thread_id,
+                "run_id": ledger.run_id,
+                "step_id": step.id,
+                "call_id": call.id,
+                "index": call.index,
+                "argument": call.server_argument(),
+            }
+            for call in server_calls
+        }
+        # Kept before the run parks, so the sweeper can send a call again whose worker died.
+        self.store.save_tool_payloads(
+            ledger.project,
+            ledger.thread_id,
+            step.id,
+            {c.id: orjson.dumps({"type": c.type, "payload": payloads[c.id]}).decode() for c in server_calls},
+        )
+        fields = {
+            **bookkeeping,
+            "awaiting": str(len(server_calls)),
+            "holder": "",
+            "lease": "",
+            "parked_step": step.id,
+            "tools_sent_at": f"{time.time():.3f}",
+        }
         ledger.commit(None, None, Change(guards=_held(holder), fields=fields, docs=[step]))
         for call in server_calls:
-            self.dispatcher.run_tool(
-                call.type,
-                {
-                    "assistant_id": turn.run.assistant_id,
-                    "project": ledger.project,
-                    "thread_id": ledger.thread_id,
-                    "run_id": ledger.run_id,
-                    "step_id": step.id,
-                    "call_id": call.id,
-                    "index": call.index,
-                    "argument": call.server_argument(),
-                },
-            )
+            self.dispatcher.run_tool(call.type, payloads[call.id])
         log.info("run.awaiting_tools", calls=len(server_calls))
         return "awaiting_tools"
 
@@ -240,7 +271,7 @@ class RunExecutor:
         step = step.model_copy(update={"status": StepStatus.COMPLETED, "completed_at": now_s()})
         change = Change(
             guards=_held(holder),
-            fields={"open_step": "", "awaiting": "0"},
+            fields={"open_step": "", "awaiting": "0", "parked_step": ""},
             docs=[step],
             events=[("thread.run.step.completed", step.wire())],
         )
@@ -297,6 +328,10 @@ class RunExecutor:
             log.info("run.stopped", status=run.status.value, error=error.message if error else None)
             return run.status.value
         return ledger.read().run.status.value
+
+
+#: Outcomes after which nobody owes the run work: finished, or waiting on the client.
+_NOTHING_OWED = frozenset({"completed", "incomplete", "failed", "cancelled", "expired", "requires_action"})
 
 
 def _held(holder: str) -> dict[str, tuple[str, ...]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
@@ -47,6 +48,10 @@ def record_result(
         events,
     )
     if outcome == "dispatch":
+        # Dated, so the sweeper sends the run's task again if this worker dies before `execute_run` below.
+        now = time.time()
+        store.mark_sent(payload["project"], payload["thread_id"], payload["run_id"], now)
+        store.look_again_at(payload["project"], payload["thread_id"], payload["run_id"], now + store.resend_after_s)
         dispatcher.execute_run(payload["project"], payload["thread_id"], payload["run_id"], token)
     log.info("tool.recorded", tool=tool_type, outcome=outcome)
     return outcome
