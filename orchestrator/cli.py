@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import secrets
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from orchestrator.logging import configure_logging
-from orchestrator.process import StopSignal, die_with_parent
+from orchestrator.process import StopSignal
 from orchestrator.settings import Settings, get_settings
 
 
@@ -68,11 +61,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "api":
         _api(settings, args.host, args.port, args.workers)
     elif args.command == "worker":
-        from orchestrator.store import Keys
         from workers import signals
         from workers.celery_app import make_celery, worker_argv
 
-        signals.install(settings.redis_url, Keys(settings.key_prefix), args.pool, settings.metrics_port)
+        signals.install(settings, args.pool)
         app = make_celery(settings)
         app.worker_main(worker_argv(args.pool, args.concurrency, f"{args.pool}-{os.getpid()}@%h", settings.log_level))
     elif args.command == "sweeper":
@@ -133,121 +125,42 @@ def _sweeper(settings: Settings) -> None:
     store = RedisStore(redis.Redis.from_url(settings.redis_url, decode_responses=True), Keys(settings.key_prefix))
     broker = redis.Redis.from_url(settings.celery_broker_url, decode_responses=True)
     if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr="0.0.0.0")
+        start_http_server(settings.metrics_port, addr=settings.metrics_host)
     run_forever(store, broker, settings.sweep_interval_s, StopSignal(), settings.broker_key_prefix)
 
 
 def _up(args: argparse.Namespace) -> int:
-    from orchestrator import embedded
+    from orchestrator.supervisor import UpOptions, up
 
-    env = dict(os.environ)
-    # One terminal shows every process: keep it to warnings unless the operator asked for more.
-    env.setdefault("ORCH_LOG_LEVEL", "WARNING")
-    children: list[subprocess.Popen[bytes]] = []
-    server = None
-    redis_url = args.redis_url or os.environ.get("ORCH_REDIS_URL")
-    if not redis_url:
-        server = embedded.start(Path(args.data_dir) / "redis")
-        redis_url = server.url
-        print(f"Started the embedded Redis-protocol server (Valkey) at {redis_url}, data in {args.data_dir}/redis")
-    env["ORCH_REDIS_URL"] = redis_url
-    Path(args.data_dir).mkdir(parents=True, exist_ok=True)
-    (Path(args.data_dir) / "redis_url").write_text(redis_url)
-    if not env.get("ORCH_API_KEYS"):
-        key = _local_key(Path(args.data_dir))
-        env["ORCH_API_KEYS"] = f"{key}=default"
-    api_key = env["ORCH_API_KEYS"].split(",")[0].split("=")[0]
-
-    targets: dict[str, list[str]] = {}
-
-    def spawn(*role: str, job: str | None = None) -> None:
-        child_env = env
-        if job is not None:
-            port = embedded.free_port()
-            child_env = {**env, "ORCH_METRICS_PORT": str(port)}
-            targets.setdefault(job, []).append(f"127.0.0.1:{port}")
-        children.append(
-            subprocess.Popen([sys.executable, "-m", "orchestrator", *role], env=child_env, preexec_fn=die_with_parent)
-        )
-
-    if not env.get("ORCH_MODEL_BASE_URL"):
-        mock_port = embedded.free_port()
-        spawn("mock-model", "--port", str(mock_port), "--latency", str(args.mock_latency))
-        env["ORCH_MODEL_BASE_URL"] = f"http://127.0.0.1:{mock_port}/v1"
-        print(
-            f"ORCH_MODEL_BASE_URL is not set: using the built-in MOCK model at {env['ORCH_MODEL_BASE_URL']} "
-            "(a deterministic test double, not a real LLM)."
-        )
-    spawn("api", "--host", args.host, "--port", str(args.port))
-    concurrency = ["--concurrency", str(args.run_concurrency)] if args.run_concurrency else []
-    for _ in range(args.run_workers):
-        spawn("worker", "--pool", "runs", *concurrency, job="worker-runs")
-    for _ in range(args.tool_workers):
-        spawn("worker", "--pool", "code_interpreter", job="worker-code-interpreter")
-        spawn("worker", "--pool", "file_search", job="worker-file-search")
-    spawn("sweeper", job="sweeper")
-    targets["api"] = [f"127.0.0.1:{args.port}"]
-    _write_scrape_targets(Path(args.data_dir), targets)
-
-    stop = StopSignal()
-    base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
-    if _wait_healthy(base, stop, children):
-        print(f"Orchestrator is up.\n  base_url: {base}/v1\n  api_key:  {api_key}", flush=True)
-    while not stop.is_set() and all(c.poll() is None for c in children):
-        stop.wait(0.5)
-    return _shutdown(children, server)
-
-
-def _write_scrape_targets(data_dir: Path, targets: dict[str, list[str]]) -> None:
-    """Prometheus file_sd targets of every process this stack started (each serves its own /metrics)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    groups = [{"targets": hosts, "labels": {"job": job}} for job, hosts in sorted(targets.items())]
-    (data_dir / "scrape_targets.json").write_text(json.dumps(groups, indent=2))
+    data_dir = Path(args.data_dir)
+    options = UpOptions(
+        api_keys=os.environ.get("ORCH_API_KEYS") or f"{_local_key(data_dir)}=default",
+        host=args.host,
+        port=args.port,
+        redis_url=args.redis_url,
+        run_workers=args.run_workers,
+        tool_workers=args.tool_workers,
+        run_concurrency=args.run_concurrency,
+        mock_latency=args.mock_latency,
+        data_dir=data_dir,
+    )
+    return up(options, say=lambda line: print(line, flush=True))
 
 
 def _local_key(data_dir: Path) -> str:
-    """A key kept in the data folder, so a restarted stack accepts the same key."""
+    """A key kept in the data folder, so a restarted stack accepts the same key; only its owner may read it."""
     path = data_dir / "api_key"
-    if path.exists():
-        return path.read_text().strip()
     data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)  # written by an older version, readable by others
+        return path.read_text().strip()
     key = f"sk-orch-{secrets.token_hex(16)}"
-    path.write_text(key)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key)
     return key
-
-
-def _wait_healthy(base: str, stop: StopSignal, children: list[subprocess.Popen[bytes]]) -> bool:
-    deadline = time.monotonic() + 60
-    while not stop.is_set() and time.monotonic() < deadline:
-        if any(c.poll() is not None for c in children):
-            return False
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return True
-        except httpx.HTTPError:
-            pass
-        stop.wait(0.2)
-    return False
-
-
-def _shutdown(children: list[subprocess.Popen[bytes]], server: object) -> int:
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 8
-    for child in children:
-        try:
-            child.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-    if server is not None:
-        from orchestrator.embedded import EmbeddedRedis
-
-        assert isinstance(server, EmbeddedRedis)
-        server.stop()
-    print("Orchestrator stopped.", flush=True)
-    return 0
 
 
 if __name__ == "__main__":

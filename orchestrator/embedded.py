@@ -47,13 +47,10 @@ class EmbeddedRedis:
             self.process.wait()
 
 
-def start(
-    data_dir: Path, port: int | None = None, *, persist: bool = True, ready_timeout: float = 10.0
-) -> EmbeddedRedis:
-    """Start the server on `port` (a free one by default) with its data in `data_dir`, and wait until it answers."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
-    args = [
+def server_argv(data_dir: Path, port: int, *, persist: bool = True) -> list[str]:
+    """The server's command line. With `persist`, every write goes to the append-only file in `data_dir` (fsync
+    once a second), which the server replays when it starts again there: a restart keeps the data."""
+    return [
         server_binary(),
         "--port",
         str(port),
@@ -68,17 +65,32 @@ def start(
         "--protected-mode",
         "no",
     ]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+
+
+def answers(port: int) -> bool:
+    """Whether a server on `port` answers PING (it is up and has loaded its data)."""
+    client = redis.Redis(port=port, socket_connect_timeout=0.5, socket_timeout=0.5)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+def start(
+    data_dir: Path, port: int | None = None, *, persist: bool = True, ready_timeout: float = 10.0
+) -> EmbeddedRedis:
+    """Start the server on `port` (a free one by default) with its data in `data_dir`, and wait until it answers."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    argv = server_argv(data_dir, port, persist=persist)
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
     server = EmbeddedRedis(process, port)
-    client = redis.Redis(port=port, socket_connect_timeout=0.5)
     deadline = time.monotonic() + ready_timeout
-    while True:
-        try:
-            client.ping()
-            client.close()
-            return server
-        except redis.ConnectionError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                server.stop()
-                raise RuntimeError(f"the embedded server did not start on port {port}") from None
-            time.sleep(0.05)
+    while not answers(port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            server.stop()
+            raise RuntimeError(f"the embedded server did not start on port {port}")
+        time.sleep(0.05)
+    return server

@@ -13,28 +13,51 @@ from celery import signals
 from prometheus_client import start_http_server
 
 from orchestrator import health
+from orchestrator.settings import Settings
 from orchestrator.store import Keys
 
 log = structlog.get_logger(__name__)
 
+#: A beat waits at most this long for Redis, so a hung server (stopped, partitioned) cannot stall the thread.
+_REDIS_TIMEOUT_S = 3.0
+
 
 class WorkerPresence:
-    """Beats every few seconds while the worker runs, and says goodbye on shutdown."""
+    """Beats every few seconds while the worker runs, and says goodbye on shutdown.
+
+    The thread outlives any Redis outage: a failed beat is logged once, retried at the next interval, and the
+    recovery is logged when a beat gets through again.
+    """
 
     def __init__(self, redis_url: str, keys: Keys, pool: str) -> None:
-        self.client = redis.Redis.from_url(redis_url, decode_responses=True)
+        self.client = redis.Redis.from_url(
+            redis_url,
+            decode_responses=True,
+            socket_timeout=_REDIS_TIMEOUT_S,
+            socket_connect_timeout=_REDIS_TIMEOUT_S,
+        )
         self.keys = keys
         self.pool = pool
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self._stop = threading.Event()
 
     def run(self) -> None:
+        failing = False
         while not self._stop.is_set():
-            try:
-                health.beat(self.client, self.keys, self.pool, self.worker_id)
-            except redis.RedisError:
-                log.warning("worker.heartbeat_failed", pool=self.pool, exc_info=True)
+            failing = self.beat(failing)
             self._stop.wait(health.HEARTBEAT_INTERVAL_S)
+
+    def beat(self, failing: bool) -> bool:
+        """One heartbeat; returns whether it failed. Any error is caught: the thread must never die."""
+        try:
+            health.beat(self.client, self.keys, self.pool, self.worker_id)
+        except Exception:
+            if not failing:
+                log.warning("worker.heartbeat_failed", pool=self.pool, exc_info=True)
+            return True
+        if failing:
+            log.warning("worker.heartbeat_restored", pool=self.pool)
+        return False
 
     def stop(self) -> None:
         self._stop.set()
@@ -44,14 +67,14 @@ class WorkerPresence:
             log.warning("worker.leave_failed", pool=self.pool, exc_info=True)
 
 
-def install(redis_url: str, keys: Keys, pool: str, metrics_port: int | None) -> None:
-    presence = WorkerPresence(redis_url, keys, pool)
+def install(settings: Settings, pool: str) -> None:
+    presence = WorkerPresence(settings.redis_url, Keys(settings.key_prefix), pool)
 
     @signals.worker_ready.connect(weak=False)
     def _ready(**_: Any) -> None:
-        if metrics_port:
-            start_http_server(metrics_port, addr="0.0.0.0")
-            log.info("worker.metrics_serving", port=metrics_port, pool=pool)
+        if settings.metrics_port:
+            start_http_server(settings.metrics_port, addr=settings.metrics_host)
+            log.info("worker.metrics_serving", host=settings.metrics_host, port=settings.metrics_port, pool=pool)
         threading.Thread(target=presence.run, name="heartbeat", daemon=True).start()
 
     @signals.worker_shutdown.connect(weak=False)
