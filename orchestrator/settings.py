@@ -28,10 +28,11 @@ class Settings(BaseSettings):
         "",
         description="Comma-separated `key=project` pairs. A request's bearer key selects its project.",
     )
+    # Generous: 128 clients polling once a second (bench/scaling.py) stay well within one key's limit.
     rate_limit_rps: float = Field(
-        50.0, ge=0, description="Requests per second each API key may make on average (token bucket); 0: no limit."
+        200.0, ge=0, description="Requests per second each API key may make on average (token bucket); 0: no limit."
     )
-    rate_limit_burst: int = Field(100, ge=1, description="Requests an API key may make at once (the bucket's size).")
+    rate_limit_burst: int = Field(1000, ge=1, description="Requests an API key may make at once (the bucket's size).")
     max_active_runs: int = Field(
         1000, ge=0, description="Runs a project may have queued, in progress or waiting at once; 0: no cap."
     )
