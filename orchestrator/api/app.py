@@ -6,14 +6,19 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import redis
 import redis.asyncio as aioredis
 import structlog
 from fastapi import FastAPI, Request, Response
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry as SyncRetry
 
 from orchestrator import observe
-from orchestrator.api import errors, limits
+from orchestrator.api import errors, limits, openapi
+from orchestrator.api.body_limit import BodyLimit
 from orchestrator.api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from orchestrator.api.responses import OrjsonResponse
 from orchestrator.api.routes import assistants, events, runs, threads
@@ -38,11 +43,25 @@ def app_from_env() -> FastAPI:
     return create_app(settings)
 
 
+def bounded_waits(settings: Settings, retry: type[SyncRetry] | type[AsyncRetry]) -> dict[str, Any]:
+    """Client options that make a request give up on an unreachable Redis in about two timeouts (and answer 503)
+    rather than in redis-py's default ten retries of five seconds each."""
+    return {
+        "socket_connect_timeout": settings.redis_timeout_s,
+        "socket_timeout": settings.redis_timeout_s,
+        "retry": retry(ExponentialWithJitterBackoff(cap=0.1, base=0.01), 1),
+    }
+
+
 def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = redis.Redis.from_url(settings.redis_url, decode_responses=True, health_check_interval=30)
-        aclient = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
+        client = redis.Redis.from_url(
+            settings.redis_url, decode_responses=True, health_check_interval=30, **bounded_waits(settings, SyncRetry)
+        )
+        aclient = aioredis.Redis.from_url(
+            settings.redis_url, decode_responses=True, **bounded_waits(settings, AsyncRetry)
+        )
         keys = Keys(settings.key_prefix)
         app.state.settings = settings
         app.state.authenticator = Authenticator(settings.api_key_map(), aclient, keys)
@@ -55,6 +74,7 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Fast
             keys,
             event_log_maxlen=settings.event_log_maxlen,
             event_log_ttl_s=settings.event_log_ttl_s,
+            resend_after_s=settings.task_resend_after_s,
             max_active_runs=settings.max_active_runs,
         )
         app.state.aredis = aclient
@@ -77,8 +97,12 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Fast
         app.include_router(module.router)
 
     app.include_router(health_routes.router)
+    openapi.install(app)
     # Inside the request context below, so a replayed response carries a request id and is counted.
     app.add_middleware(IdempotencyMiddleware)
+    # Outside every middleware that may read the body, inside the one that turns the unexpected into a 500.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(errors.ServerErrors)
 
     @app.middleware("http")
     async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

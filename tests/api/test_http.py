@@ -51,10 +51,10 @@ def error_of(response: Any) -> dict[str, Any]:
         ({"model": "m", "name": "n" * 257}, "name", "string_above_max_length"),
         ({}, "model", "missing_required_parameter"),
         ({"model": "m", "temperature": 3}, "temperature", "invalid_value"),
-        ({"model": "m", "tools": [{"type": "browser"}]}, "tools", "invalid_value"),
+        ({"model": "m", "tools": [{"type": "browser"}]}, "tools[0].type", "invalid_value"),
         (
             {"model": "m", "tools": [{"type": "function", "function": {"name": "bad name"}}]},
-            "tools",
+            "tools[0].function.name",
             "invalid_function_name",
         ),
         ({"model": "m", "colour": "blue"}, "colour", "unknown_parameter"),
