@@ -66,6 +66,10 @@ def main(argv: list[str] | None = None) -> None:
 
         signals.install(settings, args.pool)
         app = make_celery(settings)
+        if args.pool == "code_interpreter":
+            from workers.tools.code_interpreter.tasks import sandbox_for
+
+            sandbox_for(settings.code_sandbox, settings.code_sandbox_bwrap)  # probes and logs the mode at startup
         app.worker_main(worker_argv(args.pool, args.concurrency, f"{args.pool}-{os.getpid()}@%h", settings.log_level))
     elif args.command == "sweeper":
         _sweeper(settings)
