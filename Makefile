@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: up test lint install system-deps bench clean
+.PHONY: up test lint install system-deps node-deps bench clean
 
 $(BIN)/orchestrator: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,12 +19,21 @@ up: install
 system-deps:
 	./scripts/system-deps.sh
 
+# The official Node SDK the e2e suite drives too (tests/e2e/node, pinned by its lockfile), where npm is installed.
+NODE_E2E := tests/e2e/node
+node-deps:
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "warning: npm not installed; the Node SDK tests fail under CI and skip elsewhere" >&2; \
+	elif [ ! $(NODE_E2E)/node_modules/.package-lock.json -nt $(NODE_E2E)/package-lock.json ]; then \
+	  cd $(NODE_E2E) && npm ci --no-audit --no-fund; \
+	fi
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: install system-deps lint
+test: install system-deps node-deps lint
 	$(BIN)/pytest
 
 bench: install

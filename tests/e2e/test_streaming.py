@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import openai
@@ -10,7 +17,7 @@ import pytest
 from openai.types.beta import Assistant
 
 from tests.e2e.helpers import POLL_MS, RecordingHandler, make_assistant, message_text
-from tests.stack import KEY_A, Stack
+from tests.stack import KEY_A, Stack, running_stack
 from tests.support import PLAIN_TEXT_ORDER, collapse
 
 pytestmark = pytest.mark.e2e
@@ -73,7 +80,9 @@ def test_raw_stream_wire_framing_ends_with_done(stack: Stack, client: openai.Ope
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         body = response.read().decode()
-    frames = [frame for frame in body.split("\n\n") if frame and not frame.startswith(":")]
+    # A keep-alive is a comment line with no blank line after it: it can precede any frame.
+    body = "\n".join(line for line in body.split("\n") if not line.startswith(":"))
+    frames = [frame for frame in body.split("\n\n") if frame]
     # Each event: its id in the run's log (for resuming), its name, its data.
     events = frames[:-1]
     assert all(re.fullmatch(r"id: \d+-\d+\nevent: [a-z._]+\ndata: \{.*\}", frame, re.S) for frame in events)
@@ -152,3 +161,71 @@ def test_long_tool_work_keeps_the_stream_alive(stack: Stack, client: openai.Open
     assert ": keep-alive" in lines[:tool_delta], "no keep-alive while the code ran"
     assert "event: thread.run.completed" in lines
     assert any("slept" in line for line in lines if line.startswith("data: "))
+
+
+QUIET_S = 60
+NODE_SDK = Path(__file__).parent / "node"
+
+
+@pytest.fixture(scope="module")
+def quiet_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A stack with the default keep-alive (10 s) whose sandbox lets code run longer than `QUIET_S`."""
+    env = {"ORCH_CODE_TIMEOUT_S": str(QUIET_S * 2)}
+    with running_stack(tmp_path_factory.mktemp("quiet-stack"), env=env) as running:
+        yield running
+
+
+def _node() -> str:
+    node = shutil.which("node")
+    if node is None or not (NODE_SDK / "node_modules" / "openai").is_dir():
+        if os.environ.get("CI"):
+            pytest.fail("node or the Node SDK is missing (`make node-deps` runs `npm ci` in tests/e2e/node)")
+        pytest.skip("node or the Node SDK is not installed here (`make node-deps`); CI installs them")
+    return node
+
+
+@pytest.mark.timeout(QUIET_S * 4)
+def test_python_and_node_sdk_streams_survive_a_tool_silent_for_a_minute(quiet_stack: Stack) -> None:
+    """`runs.stream(...)` of both SDKs, at once, on runs whose code sleeps 60 s: every keep-alive is ignored by
+    their decoders (no empty event, no JSON error) and resets the client's 30 s read timeout, and both get every
+    event and the completed run."""
+    node = _node()
+    code = f"import time\ntime.sleep({QUIET_S})\nprint('awake')"
+    with quiet_stack.client(KEY_A, timeout=30.0, max_retries=0) as client:
+        coder = make_assistant(client, {"type": "code_interpreter"}, name="e2e-quiet")
+        python_thread, node_thread = (
+            client.beta.threads.create(messages=[{"role": "user", "content": f"[[code {code}]]"}]) for _ in range(2)
+        )
+        started = time.monotonic()
+        node_sdk = subprocess.Popen(
+            [node, "stream_run.mjs", quiet_stack.base_url, KEY_A, node_thread.id, coder.id],
+            cwd=NODE_SDK,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            handler = RecordingHandler()
+            with client.beta.threads.runs.stream(
+                thread_id=python_thread.id, assistant_id=coder.id, event_handler=handler
+            ) as stream:
+                stream.until_done()
+                python_run = stream.get_final_run()
+            python_s = time.monotonic() - started
+            out, err = node_sdk.communicate(timeout=QUIET_S)
+        finally:
+            node_sdk.kill()
+    assert python_s >= QUIET_S, "the code did not keep the stream quiet for a minute"
+    assert node_sdk.returncode == 0, f"the Node SDK's stream failed:\n{err}"
+    seen_by_node = json.loads(out)
+
+    assert handler.events[-1].event == "thread.run.completed" and python_run.status == "completed"
+    assert seen_by_node["status"] == "completed" and seen_by_node["events"][-1] == "thread.run.completed"
+    # Same run shape, event by event, and no event that either SDK made up.
+    assert collapse(seen_by_node["events"]) == collapse(handler.event_names)
+    assert "thread.run.step.completed" in handler.event_names
+    done = handler.tool_calls_done[0]
+    assert done.type == "code_interpreter"
+    assert [o.logs.strip() for o in done.code_interpreter.outputs if o.type == "logs"] == ["awake"]
+    assert [log.strip() for log in seen_by_node["logs"]] == ["awake"]
+    assert "awake" in "".join(handler.text_deltas) and "awake" in seen_by_node["text"]
