@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -175,3 +176,51 @@ def test_prometheus_scrapes_every_app_service_on_its_metrics_port(services: dict
         if name != "api":
             assert int(env["ORCH_METRICS_PORT"]) == port
     assert services["api"]["command"][-1] == str(METRICS_PORTS["api"])
+
+
+SECCOMP_PROFILE = REPO / "deploy" / "seccomp" / "code-interpreter.json"
+#: What bubblewrap calls to build the sandbox; Docker's default profile refuses most of them without CAP_SYS_ADMIN.
+SANDBOX_SYSCALLS = {"clone", "clone3", "unshare", "mount", "umount2", "pivot_root", "chroot", "prctl", "setns"}
+#: Kernel surfaces neither the worker nor user code needs, which the shipped profile must keep closed.
+MUST_DENY = {
+    "bpf",
+    "keyctl",
+    "ptrace",
+    "kexec_load",
+    "init_module",
+    "userfaultfd",
+    "io_uring_setup",
+    "open_by_handle_at",
+}
+
+
+def test_only_the_code_interpreter_pool_relaxes_container_confinement(services: dict[str, Any]) -> None:
+    relaxed = {name for name, service in services.items() if "security_opt" in service}
+    assert relaxed == {"worker-code-interpreter"}
+    service = services["worker-code-interpreter"]
+    assert service["security_opt"] == [
+        "seccomp=./deploy/seccomp/code-interpreter.json",
+        "apparmor=unconfined",
+        "systempaths=unconfined",
+    ]
+    assert (REPO / service["security_opt"][0].split("=", 1)[1]).is_file()
+    for escalation in ("privileged", "cap_add", "user", "pid", "network_mode"):
+        assert escalation not in service, escalation
+    # The pool gets no secret (test_secrets_reach_only_the_services_that_use_them) and keeps the image's uid 10001.
+
+
+def test_the_seccomp_profile_lets_bubblewrap_build_the_sandbox_and_denies_the_rest() -> None:
+    profile = json.loads(SECCOMP_PROFILE.read_text())
+    assert profile["defaultAction"] == "SCMP_ACT_ALLOW"
+    assert "SCMP_ARCH_X86_64" in profile["architectures"]
+    assert "SCMP_ARCH_AARCH64" in profile["architectures"]
+    denied: set[str] = set()
+    for rule in profile["syscalls"]:
+        # Deny-only rules without argument filters: nothing here can narrow what bubblewrap calls by its flags.
+        assert rule["action"] == "SCMP_ACT_ERRNO"
+        assert rule["errnoRet"] == 1
+        assert "args" not in rule
+        assert all(re.fullmatch(r"[a-z_][a-z0-9_]*", name) for name in rule["names"])
+        denied |= set(rule["names"])
+    assert not denied & SANDBOX_SYSCALLS
+    assert denied >= MUST_DENY

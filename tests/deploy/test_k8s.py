@@ -253,3 +253,26 @@ def test_hpas_scale_existing_deployments_on_cpu() -> None:
 def test_keda_and_hpa_target_the_same_deployments() -> None:
     keda = {s["spec"]["scaleTargetRef"]["name"] for s in _scaled_objects().values()}
     assert keda == set(_of_kind("HorizontalPodAutoscaler"))
+
+
+def test_only_the_code_interpreter_pod_can_build_its_sandbox() -> None:
+    deployments = _of_kind("Deployment")
+    pod = deployments["worker-code-interpreter"]["spec"]["template"]
+    container = _container(deployments["worker-code-interpreter"])
+    # An own user namespace (which procMount: Unmasked requires), so the node sees only unprivileged uids.
+    assert pod["spec"]["hostUsers"] is False
+    assert container["securityContext"]["procMount"] == "Unmasked"
+    seccomp = pod["spec"]["securityContext"]["seccompProfile"]
+    assert seccomp == {"type": "Localhost", "localhostProfile": "orchestrator/code-interpreter.json"}
+    assert (K8S_DIR.parent / "seccomp" / Path(seccomp["localhostProfile"]).name).is_file()
+    apparmor = pod["metadata"]["annotations"]["container.apparmor.security.beta.kubernetes.io/worker"]
+    assert apparmor == "unconfined"
+    # Everything else stays as tight as the other pools.
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert "privileged" not in container["securityContext"]
+    for name, other in deployments.items():
+        if name != "worker-code-interpreter":
+            assert "hostUsers" not in other["spec"]["template"]["spec"], name
+            assert "procMount" not in _container(other).get("securityContext", {}), name
