@@ -8,9 +8,19 @@ from pathlib import Path
 import fakeredis
 import pytest
 import redis
+import structlog
 
 from orchestrator.store import Keys, RedisStore
 from tests.support import RecordingDispatcher, real_redis_url, unique_prefix
+
+# With `rich` installed (schemathesis brings it), structlog's unconfigured console draws each logged traceback with
+# every local variable: up to a second apiece. Tests that never configure logging keep plain tracebacks.
+structlog.configure(
+    processors=[
+        *structlog.get_config()["processors"][:-1],
+        structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback),
+    ]
+)
 
 
 @pytest.fixture(scope="session")
