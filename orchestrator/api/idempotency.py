@@ -11,7 +11,8 @@ What a retry gets, with the same key:
 - a different method, path or body: 422 `idempotency_key_reused`;
 - the first failed (any non-2xx): nothing was kept, so the retry is processed afresh;
 - the first streamed (`stream: true`): an event stream cannot be replayed, so the key is kept as used and the
-  retry gets 409 `idempotency_key_streamed` (not retried); the run it created is in the thread's run list.
+  retry gets 409 `idempotency_key_streamed` (not retried), naming the run the stream announced and the route that
+  streams its events again (`GET /v1/threads/{thread_id}/runs/{run_id}/events`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ HEADER = "idempotency-key"
 RESULT_TTL_S = 86_400
 #: How long a key stays reserved by a request in progress; past it (its process died) a retry runs afresh.
 PENDING_TTL_S = 60
+#: A stream announces its run in its first events; past this many bytes the recorder stops looking.
+_RUN_SCAN_BYTES = 65_536
 MAX_KEY_LENGTH = 255
 _SCOPE_KEY = "orchestrator.idempotency"
 
@@ -91,8 +94,9 @@ class IdempotencyStore:
         }
         await self._client.set(redis_key, orjson.dumps(record), ex=RESULT_TTL_S)
 
-    async def keep_streamed(self, redis_key: str, fingerprint: str) -> None:
-        await self._client.set(redis_key, orjson.dumps({"state": "streamed", "fp": fingerprint}), ex=RESULT_TTL_S)
+    async def keep_streamed(self, redis_key: str, fingerprint: str, run: dict[str, str] | None = None) -> None:
+        record = {"state": "streamed", "fp": fingerprint, **(run or {})}
+        await self._client.set(redis_key, orjson.dumps(record), ex=RESULT_TTL_S)
 
     async def release(self, redis_key: str) -> None:
         await self._client.delete(redis_key)
@@ -119,9 +123,14 @@ def _outcome(record: dict[str, Any], fingerprint: str) -> IdempotencyError | Ide
     if record["state"] == "done":
         return IdempotentReplay(StoredResponse(record["status"], record["type"], record["body"].encode()))
     if record["state"] == "streamed":
+        run_id, thread_id = record.get("run_id"), record.get("thread_id")
+        where = (
+            f"Its run {run_id} streams its events again at GET /v1/threads/{thread_id}/runs/{run_id}/events."
+            if run_id and thread_id
+            else "The run it created is in the thread's list of runs."
+        )
         return IdempotencyError(
-            "The request with this Idempotency-Key streamed its response, which cannot be sent again. The run it "
-            "created is in the thread's list of runs.",
+            f"The request with this Idempotency-Key streamed its response, which cannot be sent again. {where}",
             status=409,
             code="idempotency_key_streamed",
             retryable=False,
@@ -149,6 +158,18 @@ async def claim(scope: Scope, store: IdempotencyStore, project: str, idempotency
     if record is not None:
         raise _outcome(record, fingerprint)
     slot.store, slot.redis_key, slot.fingerprint = store, redis_key, fingerprint
+
+
+def _announced_run(line: bytes) -> dict[str, str] | None:
+    if not line.startswith(b"data: {"):
+        return None
+    try:
+        data = orjson.loads(line[len(b"data: ") :])
+    except orjson.JSONDecodeError:
+        return None
+    if data.get("object") != "thread.run":
+        return None
+    return {"run_id": str(data.get("id")), "thread_id": str(data.get("thread_id"))}
 
 
 class IdempotencyMiddleware:
@@ -185,9 +206,15 @@ class _Recorder:
         self._media_type = ""
         self._chunks: list[bytes] = []
         self._done = False
+        self._streaming = False  # still looking for the run a stream announces
+        self._partial = b""
+        self._seen = 0
 
     async def observe(self, message: Message) -> None:
         slot = self._slot
+        if self._streaming:
+            await self._find_run(message.get("body", b""))
+            return
         if slot.store is None or self._done:
             return
         if message["type"] == "http.response.start":
@@ -195,7 +222,7 @@ class _Recorder:
             headers = {k.decode().lower(): v.decode() for k, v in message.get("headers", [])}
             self._media_type = headers.get("content-type", "application/json")
             if self._media_type.startswith("text/event-stream") and 200 <= self._status < 300:
-                self._done = True
+                self._done = self._streaming = True
                 await self._safely(slot.store.keep_streamed(slot.redis_key, slot.fingerprint))
         elif message["type"] == "http.response.body":
             self._chunks.append(message.get("body", b""))
@@ -203,6 +230,20 @@ class _Recorder:
                 self._done = True
                 # Kept before the last byte goes out, so a client that saw the response finds it on a retry.
                 await self._finish(b"".join(self._chunks))
+
+    async def _find_run(self, chunk: bytes) -> None:
+        """Note the run a stream announces (`thread.run.created`), so a retry can be told where to follow it."""
+        self._seen += len(chunk)
+        *lines, self._partial = (self._partial + chunk).split(b"\n")
+        for line in lines:
+            run = _announced_run(line)
+            if run is not None:
+                self._streaming = False
+                assert self._slot.store is not None
+                await self._safely(self._slot.store.keep_streamed(self._slot.redis_key, self._slot.fingerprint, run))
+                return
+        if self._seen > _RUN_SCAN_BYTES:
+            self._streaming = False
 
     async def _finish(self, body: bytes) -> None:
         slot = self._slot

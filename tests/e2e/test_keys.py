@@ -16,7 +16,7 @@ import openai
 import pytest
 import redis
 
-from tests.e2e.helpers import make_assistant, poll_until
+from tests.e2e.helpers import error_message, make_assistant, poll_until
 from tests.stack import REPO_ROOT, Stack
 
 pytestmark = pytest.mark.e2e
@@ -126,16 +126,18 @@ def test_a_streamed_create_is_not_replayed(stack: Stack, new_key: tuple[str, str
         assistant = make_assistant(sdk)
         thread = sdk.beta.threads.create(messages=[{"role": "user", "content": "Hello"}])
         headers = {"Idempotency-Key": f"stream-{uuid.uuid4()}"}
-        events = [
-            e.event
-            for e in sdk.beta.threads.runs.create(
+        events = list(
+            sdk.beta.threads.runs.create(
                 thread_id=thread.id, assistant_id=assistant.id, stream=True, extra_headers=headers
             )
-        ]
-        assert events[0] == "thread.run.created" and events[-1] == "thread.run.completed"
+        )
+        assert events[0].event == "thread.run.created" and events[-1].event == "thread.run.completed"
+        run_id = events[0].data.id
         with pytest.raises(openai.ConflictError) as conflict:
             sdk.beta.threads.runs.create(
                 thread_id=thread.id, assistant_id=assistant.id, stream=True, extra_headers=headers
             )
         assert conflict.value.code == "idempotency_key_streamed"
+        # The retry is told where the first stream's run can be followed again.
+        assert f"/v1/threads/{thread.id}/runs/{run_id}/events" in error_message(conflict.value)
         assert len(sdk.beta.threads.runs.list(thread_id=thread.id).data) == 1
