@@ -6,9 +6,17 @@ import contextlib
 import ctypes
 import signal
 import time
-from typing import Any
+from typing import Any, Protocol
 
 _PR_SET_PDEATHSIG = 1
+
+
+class Stopper(Protocol):
+    """What a long-running loop needs of its stop flag: `StopSignal`, or a test's own."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, seconds: float) -> bool: ...
 
 
 class StopSignal:

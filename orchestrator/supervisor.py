@@ -21,7 +21,7 @@ import structlog
 from prometheus_client import start_http_server
 
 from orchestrator import embedded, metrics
-from orchestrator.process import StopSignal, die_with_parent
+from orchestrator.process import Stopper, StopSignal, die_with_parent
 
 log = structlog.get_logger(__name__)
 
@@ -78,7 +78,7 @@ class Child:
 class Supervisor:
     """Keeps children running until a stop signal; `state_file` always lists their current pids."""
 
-    def __init__(self, stop: StopSignal, state_file: Path) -> None:
+    def __init__(self, stop: Stopper, state_file: Path) -> None:
         self.stop = stop
         self.state_file = state_file
         self.children: list[Child] = []

@@ -13,9 +13,10 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import openai
@@ -27,6 +28,7 @@ KEY_A, PROJECT_A = "sk-e2e-key-a", "proj_e2e_a"
 KEY_B, PROJECT_B = "sk-e2e-key-b", "proj_e2e_b"
 STARTUP_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 10.0
+T = TypeVar("T")
 
 
 @dataclass
@@ -63,10 +65,38 @@ class Stack:
                             total += sample.value
         return total
 
+    def children(self) -> dict[str, dict[str, Any]]:
+        """name -> {"role", "pid", "restarts"} of every child `orchestrator up` supervises (its children.json)."""
+        state = json.loads((self.data_dir / "children.json").read_text())
+        return {child["name"]: child for child in state["children"]}
+
+    def restarts(self, role: str) -> float:
+        """orchestrator_child_restarts_total{role}, read from the supervisor's own /metrics only (a child being
+        restarted may not answer)."""
+        (host,) = self.scrape_targets()["supervisor"]
+        text = httpx.get(f"http://{host}/metrics", timeout=5).text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "orchestrator_child_restarts_total" and sample.labels.get("role") == role:
+                    return sample.value
+        raise AssertionError(f"the supervisor exports no restart counter for role {role!r}")
+
     def log_tail(self, lines: int = 40) -> str:
         path = self.data_dir / "stack.log"
         text = path.read_text(errors="replace") if path.exists() else ""
         return "\n".join([*self.stdout, "--- stderr ---", *text.splitlines()[-lines:]])
+
+
+def wait_until(condition: Callable[[], T | None], what: str, timeout_s: float = 30.0, every_s: float = 0.1) -> T:
+    """Poll `condition` until it returns something truthy, and return that; fail after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(every_s)
 
 
 def free_port() -> int:
