@@ -263,3 +263,17 @@ def test_root_worker_gives_each_execution_its_own_uid() -> None:
     uids = {int(run("import os\nprint(os.getuid())").logs) for _ in range(3)}
     assert len(uids) == 3
     assert all(uid in bubblewrap.EPHEMERAL_UIDS for uid in uids)
+
+
+def test_no_new_user_namespace_nor_risky_kernel_calls(isolated_run: Run) -> None:
+    code = (
+        "import ctypes, errno, platform, subprocess\n"
+        "for argv in (['unshare', '--user', 'true'], ['unshare', '--user', '--map-root-user', 'true']):\n"
+        "    print(subprocess.run(argv, capture_output=True).returncode != 0)\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "calls = {'x86_64': (250, 321, 101), 'aarch64': (219, 280, 117)}[platform.machine()]  # keyctl, bpf, ptrace\n"
+        "for number in calls:\n"
+        "    print(libc.syscall(number, 0, 0, 0, 0), errno.errorcode.get(ctypes.get_errno()))\n"
+    )
+    result = isolated_run(code)
+    assert result.logs.splitlines() == ["True", "True", "-1 EPERM", "-1 EPERM", "-1 EPERM"], result.logs

@@ -6,8 +6,10 @@
 - network: a new, empty network namespace (no Redis, no API, no metadata service); pid: a new pid namespace with
   a fresh /proc, so no other process (nor its environ) is visible, and killing bwrap ends every process in it.
 - files: read-only system dirs and the interpreter's installation (a venv is mounted at /opt/venv, so the worker's
-  checkout is not visible); /mnt/data and /tmp are size-capped tmpfs mounts that vanish with the namespace, even
-  when the worker is killed (--die-with-parent).
+  checkout is not visible); /mnt/data, /tmp and /dev/shm are size-capped tmpfs mounts that vanish with the
+  namespace, even when the worker is killed (--die-with-parent).
+- kernel: no capabilities, no_new_privs, and a seccomp filter (seccomp.py): no new user namespace, no eBPF, perf,
+  io_uring, keyrings, ptrace or mounts.
 
 The first use probes the whole path once (a real execution); if it fails, the mode refuses to run code.
 """
@@ -24,6 +26,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 
+from workers.tools.code_interpreter.sandbox import seccomp
 from workers.tools.code_interpreter.sandbox.base import (
     SANDBOX_WORKDIR,
     SandboxLimits,
@@ -186,7 +189,7 @@ class BubblewrapSandbox:
         uid = EPHEMERAL_UIDS[secrets.randbelow(len(EPHEMERAL_UIDS))] if as_root else USERNS_UID
         passwd = f"sandbox:x:{uid}:{uid}:sandbox:{SANDBOX_WORKDIR}:/usr/sbin/nologin\n".encode()
         group = f"sandbox:x:{uid}:\n".encode()
-        with _data_fds(code.encode(), passwd, group) as fds:
+        with _data_fds(code.encode(), passwd, group, *filter(None, [seccomp.filter_program()])) as fds:
             args = self._bwrap_args(as_root, limits, binds, fds)
             inner = launcher_argv(python_inside, limits, [python_inside, "-I", SANDBOX_SCRIPT], uid, uid)
             # bwrap's own environment is visible in the sandbox (/proc/1/environ of a non-root worker): keep it clean.
@@ -208,14 +211,17 @@ class BubblewrapSandbox:
             args.add("--unshare-user", "--disable-userns", "--uid", uid, "--gid", uid, "--cap-drop", "ALL")
         args.add("--proc", "/proc", "--dev", "/dev")
         scratch = str(limits.scratch_mb * 1024 * 1024)
-        for path in ("/tmp", SANDBOX_WORKDIR):
+        # /dev/shm: multiprocessing's locks and queues live there.
+        for path in ("/tmp", "/dev/shm", SANDBOX_WORKDIR):
             args.parents(path)
             args.add("--perms", "1777", "--size", scratch, "--tmpfs", path)
         for path in (*_SYSTEM_PATHS, *_ETC_PATHS):
             args.mirror(path)
         for source, dest in binds:
             args.mount("--ro-bind", source, dest)
-        code_fd, passwd_fd, group_fd = (str(fd) for fd in fds)
+        code_fd, passwd_fd, group_fd, *seccomp_fd = (str(fd) for fd in fds)
+        if seccomp_fd:
+            args.add("--seccomp", seccomp_fd[0])
         args.parents("/etc/passwd")
         args.add("--perms", "0444", "--ro-bind-data", passwd_fd, "/etc/passwd")
         args.add("--perms", "0444", "--ro-bind-data", group_fd, "/etc/group")
