@@ -175,3 +175,20 @@ def test_a_venv_is_mounted_away_from_the_checkout() -> None:
         pytest.skip("the tests do not run from a venv")
     result = run(BubblewrapSandbox(), "import sys\nprint(sys.prefix)\nimport pydantic")
     assert result == SandboxResult(logs="/opt/venv\n", exit_code=0, timed_out=False, sandboxed=True)
+
+
+def test_multiprocessing_and_threads_work(sandbox: Sandbox) -> None:
+    code = (
+        "import multiprocessing, threading\n"
+        "with multiprocessing.Pool(2) as pool:\n"
+        "    print(pool.map(abs, [-1, -2, -3]))\n"
+        "threads = [threading.Thread(target=print, args=(i,)) for i in range(4)]\n"
+        "for thread in threads:\n"
+        "    thread.start()\n"
+        "for thread in threads:\n"
+        "    thread.join()\n"
+    )
+    result = run(sandbox, code)
+    assert result.exit_code == 0, result.logs
+    assert result.logs.splitlines()[0] == "[1, 2, 3]"
+    assert sorted(result.logs.splitlines()[1:]) == ["0", "1", "2", "3"]
