@@ -124,6 +124,9 @@ def test_a_killed_embedded_server_comes_back_with_its_data(supervised: Stack) ->
 
 
 def test_workers_ride_out_a_redis_outage_without_a_restart(supervised: Stack) -> None:
+    client = supervised.client()
+    assistant = client.beta.assistants.create(model="mock", tools=[{"type": "code_interpreter"}])
+    _completed_run(client, assistant.id)  # every worker thread that talks to Redis exists before the outage
     workers = {name: c["pid"] for name, c in supervised.children().items() if c["role"] in WORKER_ROLES}
     before = _restart_counts(supervised)
     server = _pid(supervised, "redis")
@@ -140,8 +143,6 @@ def test_workers_ride_out_a_redis_outage_without_a_restart(supervised: Stack) ->
     wait_until(lambda: _replaced(supervised, "redis", server), "the embedded server's restart", timeout_s=30)
     wait_until(lambda: _ready(supervised), "/readyz to answer 200 again", timeout_s=60)
 
-    client = supervised.client()
-    assistant = client.beta.assistants.create(model="mock", tools=[{"type": "code_interpreter"}])
     for _ in range(2):
         _completed_run(client, assistant.id)
     assert {name: c["pid"] for name, c in supervised.children().items() if c["role"] in WORKER_ROLES} == workers
