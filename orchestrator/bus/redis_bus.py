@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
+import redis
 import redis.asyncio as aioredis
 import structlog
 
@@ -90,8 +91,8 @@ class RunEventBus:
                     await self._pubsub.unsubscribe(channel)
 
 
-#: Quiet seconds after which a follower re-reads the log: pub/sub drops messages while its connection is down,
-#: the log never does, so a stream that missed one catches up instead of waiting forever.
+#: Quiet seconds after which a follower re-reads the log even though no live event rang: pub/sub drops messages
+#: while its connection is down, the log never does, so a stream that missed the last one catches up.
 RECONCILE_AFTER_QUIET_S = 3
 
 
@@ -110,13 +111,35 @@ def decode_entries(entries: Entries) -> list[BusEvent]:
 
 
 async def _read_log(client: aioredis.Redis, log_key: str, start: str) -> list[BusEvent]:
-    return decode_entries(await client.xrange(log_key, start, "+"))
+    """The log from `start` on; nothing while Redis is unreachable (the next read starts from the same place)."""
+    try:
+        return decode_entries(await client.xrange(log_key, start, "+"))
+    except redis.RedisError as exc:
+        log.warning("bus.log_read_failed", log_key=log_key, error=str(exc))
+        return []
+
+
+async def _rang(queue: asyncio.Queue[BusEvent]) -> bool:
+    """Whether a live event arrived within a second; every one waiting is consumed, one log read serves them all."""
+    try:
+        await asyncio.wait_for(queue.get(), timeout=1.0)
+    except TimeoutError:
+        return False
+    while not queue.empty():
+        queue.get_nowait()
+    return True
 
 
 async def replay_then_follow(
     bus: RunEventBus, client: aioredis.Redis, log_key: str, run_id: str, start_id: str
 ) -> AsyncGenerator[BusEvent | None, None]:
-    """The run's events from `start_id` (inclusive) on, then live ones; `None` marks a quiet second."""
+    """The run's events from `start_id` (an XRANGE start: inclusive, or exclusive with `(`) on, then live ones;
+    `None` marks a quiet second.
+
+    Events are only ever yielded from the log, each read starting right after the last event yielded: a live event
+    is a doorbell, not the event itself. So a message pub/sub lost (its connection dropped, Redis restarted) can
+    delay an event but never skip it, and a read that failed is simply made again.
+    """
     async with bus.subscribe(run_id) as queue:
         last_id, last = "", (0, 0)
         pending = await _read_log(client, log_key, start_id)
@@ -127,15 +150,14 @@ async def replay_then_follow(
                     last_id, last = event.id, _stream_id(event.id)
                     quiet = 0
                     yield event
-            pending = []
-            try:
-                pending = [await asyncio.wait_for(queue.get(), timeout=1.0)]
-            except TimeoutError:
-                quiet += 1
-                if quiet % RECONCILE_AFTER_QUIET_S == 0:
-                    pending = await _read_log(client, log_key, f"({last_id}" if last_id else start_id)
-                if not pending:
-                    yield None
+            next_start = f"({last_id}" if last_id else start_id
+            if await _rang(queue):
+                pending = await _read_log(client, log_key, next_start)
+                continue
+            quiet += 1
+            pending = await _read_log(client, log_key, next_start) if quiet % RECONCILE_AFTER_QUIET_S == 0 else []
+            if not pending:
+                yield None
 
 
 def _text(fields: dict[bytes | str, bytes | str], name: str) -> str:

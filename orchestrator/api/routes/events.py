@@ -16,13 +16,13 @@ from orchestrator.services import runs
 
 router = APIRouter(prefix="/v1/threads", tags=["runs"])
 
-_ERROR = {"description": "An error in OpenAI's envelope."}
+# The error statuses are added to every /v1 operation by `api/openapi.py`.
 RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/event-stream": {}}, "description": "The run's events as Server-Sent Events."},
+    200: {
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "description": "The run's events as Server-Sent Events, ending with `event: done`.",
+    },
     204: {"description": "The run has ended and the follower has already seen its last event."},
-    400: {**_ERROR, "description": "`after` or `Last-Event-ID` is not an event of this run."},
-    401: _ERROR,
-    404: {**_ERROR, "description": "No such run, or its events expired or were trimmed."},
 }
 
 
