@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
             settings = get_settings(redis_url=args.redis_url)
         elif not os.environ.get("ORCH_REDIS_URL") and url_file.exists():
             settings = get_settings(redis_url=url_file.read_text().strip())
-        print(render(collect(settings), args.json))
+        print(render(collect(settings, Path(args.data_dir) / "children.json"), args.json))
     elif args.command == "keys":
         raise SystemExit(keys_cli.run(args, settings))
     elif args.command == "mock-model":

@@ -4,9 +4,12 @@ SIGTERM stops every child."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,8 +105,15 @@ def test_a_killed_run_worker_is_restarted_and_serves_the_next_run(supervised: St
     assert _claimed_by(supervised, thread_id, run_id).endswith(f":{new}")
     after = _restart_counts(supervised)
     assert {role: after[role] - before[role] for role in ROLES} == {role: int(role == "worker-runs") for role in ROLES}
-    assert supervised.children()["worker-runs-1"]["restarts"] == 1
     assert "child.restarted" in (supervised.data_dir / "stack.log").read_text()
+    status = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "status", "--json", "--data-dir", str(supervised.data_dir)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"ORCH_KEY_PREFIX": supervised.key_prefix, "PATH": "/usr/bin"},
+    ).stdout
+    assert json.loads(status)["processes"]["worker-runs-1"] == {"pid": new, "restarts": 1}
 
 
 def test_a_killed_embedded_server_comes_back_with_its_data(supervised: Stack) -> None:
