@@ -28,7 +28,7 @@ def start_position(client: redis.Redis, log_key: str, run_id: str, after: str | 
     """
     if after is not None and not EVENT_ID.fullmatch(after):
         raise InvalidRequest(
-            f"Invalid '{param}': not an event id; use the `id:` of an event this stream sent (such as '1732712345678-0').",
+            f"Invalid '{param}': not an event id; use the `id:` of an event this stream sent (like '1732712345678-0').",
             param=param,
             code="invalid_value",
         )
