@@ -10,17 +10,11 @@ from fastapi.responses import StreamingResponse
 
 from orchestrator import metrics
 from orchestrator.bus.redis_bus import BusEvent, replay_then_follow
+from orchestrator.domain.status import TERMINAL_RUN_STATUSES
+from orchestrator.domain.transitions import RUN_EVENT_NAMES
 
 #: Events after which a run does nothing more.
-RUN_END_EVENTS = frozenset(
-    {
-        "thread.run.completed",
-        "thread.run.incomplete",
-        "thread.run.failed",
-        "thread.run.cancelled",
-        "thread.run.expired",
-    }
-)
+RUN_END_EVENTS = frozenset(RUN_EVENT_NAMES[status] for status in TERMINAL_RUN_STATUSES)
 #: Events after which the SDK-facing stream is over: the run finished, or it waits for the client's tool outputs
 #: (which the client submits with a request that streams on by itself).
 STREAM_END_EVENTS = RUN_END_EVENTS | {"thread.run.requires_action", "error"}
