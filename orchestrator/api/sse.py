@@ -21,12 +21,13 @@ STREAM_END_EVENTS = RUN_END_EVENTS | {"thread.run.requires_action", "error"}
 DONE = b"event: done\ndata: [DONE]\n\n"
 
 # A comment line WITHOUT the blank line that would end an event. The official Python SDK's decoder keeps the last
-# `id:` across events (as the SSE spec says) and dispatches an event at every blank line once it has one, even with
-# no data: `: keep-alive\n\n` after an `id:` line became an event with empty data there, hence a JSONDecodeError in
-# `runs.stream(...)` after 10 quiet seconds. Per the spec a comment line is ignored and only a blank line dispatches,
-# so a lone comment line is a no-op for every conforming parser (the Python and Node SDKs, browsers' EventSource),
-# while its bytes still reset the idle timers of the client, of proxies and of load balancers. The `id:` lines stay:
-# they are what a client hands back to resume.
+# `id:` across events (as the SSE spec says) and, unlike the spec, dispatches an event at every blank line once it has
+# one, even with an empty data buffer: `: keep-alive\n\n` after an `id:` line became an event with empty data, hence
+# a JSONDecodeError in `runs.stream(...)` after 10 quiet seconds (the Node SDK and EventSource ignore it). Per the
+# spec a comment line is ignored and only a blank line dispatches, so a lone comment line is a no-op for every
+# line-based parser (both SDKs, EventSource), while its bytes still reset the idle timers of the client, of proxies
+# and of load balancers, which forward bytes as they come (with buffering off, see docs/operations.md). Dropping the
+# `id:` lines instead would have fixed the SDK too, but they are what a client hands back to resume.
 KEEPALIVE = b": keep-alive\n"
 
 
