@@ -113,6 +113,8 @@ class Supervisor:
 
     def _tend(self, now: float) -> None:
         for child in self.children:
+            if self.stop.is_set():  # Ctrl-C reaches the children too: their exits are the shutdown, not crashes
+                return
             if child.process is not None and (code := child.process.poll()) is not None:
                 delay = child.backoff.delay(now - child.started_at)
                 log.warning(
