@@ -123,14 +123,23 @@ def _sweeper(settings: Settings) -> None:
     import redis
     from prometheus_client import start_http_server
 
+    from orchestrator.services.dispatch import CeleryDispatcher, make_producer
+    from orchestrator.services.recovery import RecoveryPolicy
     from orchestrator.store import Keys, RedisStore
     from orchestrator.sweeper import run_forever
 
-    store = RedisStore(redis.Redis.from_url(settings.redis_url, decode_responses=True), Keys(settings.key_prefix))
+    store = RedisStore(
+        redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=10),
+        Keys(settings.key_prefix),
+        resend_after_s=settings.task_resend_after_s,
+    )
+    dispatcher = CeleryDispatcher(make_producer(settings.celery_broker_url, settings.celery_transport_options()))
+    policy = RecoveryPolicy(settings.run_lease_s, settings.task_resend_after_s, settings.max_recoveries)
     broker = redis.Redis.from_url(settings.celery_broker_url, decode_responses=True)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.metrics_host)
-    run_forever(store, broker, settings.sweep_interval_s, StopSignal(), settings.broker_key_prefix)
+    recovery = (dispatcher, policy)
+    run_forever(store, broker, settings.sweep_interval_s, StopSignal(), settings.broker_key_prefix, recovery)
 
 
 def _up(args: argparse.Namespace) -> int:

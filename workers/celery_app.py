@@ -46,6 +46,9 @@ def make_celery(settings: Settings) -> Celery:
         # after 100 attempts and the worker exits): a Redis outage must never end a worker process.
         broker_connection_retry=True,
         broker_connection_max_retries=None,
+        # Tasks that are running when the broker connection drops go on: their leases, not the broker, decide who
+        # owns a run (said explicitly, as Celery warns that its default will change).
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         worker_hijack_root_logger=False,
         task_queues=[Queue(queue) for queue, _, _ in POOLS.values()],
         task_default_queue=RUNS_QUEUE,
