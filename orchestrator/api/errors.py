@@ -38,6 +38,7 @@ _OUR_CODES = {
     "invalid_type",
     "invalid_unicode",
     "json_too_deep",
+    "invalid_number",
     "missing_required_parameter",
     "unknown_parameter",
 }

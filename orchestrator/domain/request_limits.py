@@ -4,11 +4,13 @@ Bodies are free-form in places (function parameters, `response_format` schemas, 
 accepted is stored and later read back by pydantic, whose JSON parser stops at about 200 levels of nesting, and
 sent on by orjson, which stops at 255: a body nested deeper would be written once and then fail every read (of the
 object, of its list, of the run that copies it). The depth limit keeps every stored document well inside both.
-Strings must also be valid Unicode: JSON may spell a lone surrogate (`"\\ud800"`), which no UTF-8 encoder accepts.
+Strings must also be valid Unicode: JSON may spell a lone surrogate (`"\\ud800"`), which no UTF-8 encoder accepts;
+and numbers must be ones orjson can write back.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic_core import PydanticCustomError
@@ -16,6 +18,8 @@ from pydantic_core import PydanticCustomError
 #: Nesting levels a request body may have, the body itself counting as one. A stored document wraps a body's
 #: parts in at most a few more levels, so it stays far below the ~200 that pydantic can read back.
 MAX_JSON_DEPTH = 32
+#: Numbers a body may hold: the integers orjson can write (and floats in the same range).
+NUMBER_RANGE = (-(2**63), 2**64 - 1)
 #: Characters in a message's text, in instructions (OpenAI's limit).
 MAX_TEXT_CHARS = 256_000
 #: Bytes of all the outputs of one `submit_tool_outputs` together (OpenAI's limit).
@@ -61,6 +65,14 @@ def _too_deep(at: str) -> PydanticCustomError:
     )
 
 
+def _bad_number(at: str) -> PydanticCustomError:
+    return PydanticCustomError(
+        "invalid_number",
+        "numbers must be finite and from -2^63 to 2^64-1.",
+        {"at": at},
+    )
+
+
 def check_json(value: Any, *, path: str = "", depth: int = 1) -> None:
     """Raise a `PydanticCustomError` naming the first place where `value` (parsed JSON, `depth` levels down
     already) nests deeper than `MAX_JSON_DEPTH` or holds a lone surrogate. The error's `at` is that place's path,
@@ -68,6 +80,14 @@ def check_json(value: Any, *, path: str = "", depth: int = 1) -> None:
     if isinstance(value, str):
         if _has_lone_surrogate(value):
             raise _bad_unicode(path)
+        return
+    if isinstance(value, bool):
+        return
+    # Python's JSON reader takes integers of any size and NaN or Infinity; orjson, which writes every answer and
+    # event, refuses the first, and the second is not JSON at all. One range for all numbers keeps the rule simple.
+    if isinstance(value, int | float):
+        if not (math.isfinite(value) and NUMBER_RANGE[0] <= value <= NUMBER_RANGE[1]):
+            raise _bad_number(path)
         return
     if not isinstance(value, dict | list):
         return

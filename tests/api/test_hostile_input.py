@@ -236,7 +236,10 @@ def test_limits_of_tools_and_tool_resources_name_the_param(api: TestClient) -> N
     assert (error["param"], error["code"]) == ("tools", "array_above_max_length")
     choice = {"assistant_id": "asst_x", "tool_choice": {"type": "function"}}
     error = error_of(api.post(f"/v1/threads/{thread_id}/runs", json=choice, headers=HEADERS))
-    assert error["param"] == "tool_choice.function.name"
+    assert (error["param"], error["code"]) == ("tool_choice.function", "missing_required_parameter")
+    extra = {"assistant_id": "asst_x", "tools": [{"type": "code_interpreter", "function": {"name": "f"}}]}
+    error = error_of(api.post(f"/v1/threads/{thread_id}/runs", json=extra, headers=HEADERS))
+    assert (error["param"], error["code"]) == ("tools[0].function", "unknown_parameter")
 
 
 @pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b'"a string"', b"\xff\xfe"])
@@ -276,3 +279,40 @@ def test_a_method_a_path_does_not_serve_is_a_405_with_allow(api: TestClient) -> 
     assert error_of(response)["message"] == "Method PUT is not allowed on /v1/assistants. Allowed: GET, POST."
     one = api.patch("/v1/threads/thread_x/messages/msg_x", headers=HEADERS)
     assert (one.status_code, one.headers["allow"]) == (405, "GET, POST, DELETE")
+
+
+@pytest.mark.parametrize(
+    ("raw", "param"),
+    [
+        (
+            b'{"model": "m", "tools": [{"type": "function", "function": {"name": "f", "parameters": {"x": 1'
+            + b"0" * 30
+            + b"}}}]}",
+            "tools[0].function.parameters.x",
+        ),
+        (b'{"model": "m", "temperature": NaN}', "temperature"),
+        (
+            b'{"model": "m", "response_format": {"type": "json_schema", "json_schema": {"name": "s", "schema": '
+            b'{"max": -Infinity}}}}',
+            "response_format.json_schema.schema.max",
+        ),
+    ],
+)
+def test_numbers_orjson_cannot_write_are_a_400(api: TestClient, raw: bytes, param: str) -> None:
+    """Such a number used to be stored, and every later answer that held it (the list too) was a 500."""
+    response = post_raw(api, "/v1/assistants", raw)
+    assert response.status_code == 400
+    assert (error_of(response)["param"], error_of(response)["code"]) == (param, "invalid_number")
+    assert api.get("/v1/assistants", headers=HEADERS).status_code == 200
+
+
+def test_unknown_keys_inside_tools_and_formats_are_refused(api: TestClient) -> None:
+    extra = {"model": "m", "response_format": {"type": "text", "colour": "blue"}}
+    error = error_of(api.post("/v1/assistants", json=extra, headers=HEADERS))
+    assert (error["param"], error["code"]) == ("response_format.colour", "unknown_parameter")
+    nested = {"model": "m", "tools": [{"type": "function", "function": {"name": "f", "parmeters": {}}}]}
+    error = error_of(api.post("/v1/assistants", json=nested, headers=HEADERS))
+    assert error["param"] == "tools[0].function.parmeters"
+    assert (
+        error["message"] == "Invalid 'tools[0].function.parmeters': Unrecognized request argument supplied: parmeters"
+    )
