@@ -13,7 +13,8 @@ import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
 
-from orchestrator.mockmodel.script import Answer, FinishReason, MockError, decide
+from orchestrator.mockmodel.script import Answer, MockError, decide
+from orchestrator.mockmodel.stream import DONE, SseStream, events
 
 MODEL_ID = "mock"
 
@@ -29,6 +30,7 @@ class _ChatRequest:
     max_tokens: int | None
     stream: bool
     include_usage: bool
+    sent: frozenset[str]  # the request's top-level fields, for the quirks that reject some
 
 
 def create_app(latency_s: float = 0.0, token_delay_s: float = 0.0) -> FastAPI:
@@ -49,7 +51,7 @@ def create_app(latency_s: float = 0.0, token_delay_s: float = 0.0) -> FastAPI:
         parsed = _parse_request(await request.body())
         if isinstance(parsed, MockError):
             return _json(parsed.body(), status=parsed.status)
-        answer = decide(parsed.messages, parsed.tools, parsed.max_tokens)
+        answer = decide(parsed.messages, parsed.tools, parsed.max_tokens, parsed.sent)
         if isinstance(answer, MockError):
             await _pause(latency_s)
             return _json(answer.body(), status=answer.status)
@@ -57,8 +59,8 @@ def create_app(latency_s: float = 0.0, token_delay_s: float = 0.0) -> FastAPI:
         head = {"id": "chatcmpl-" + secrets.token_hex(12), "created": int(time.time()), "model": parsed.model}
         if parsed.stream:
             between_s = token_delay_s if answer.slow_s is None else answer.slow_s
-            events = _sse(_chunks(answer, head, parsed.include_usage), first_delay_s, between_s)
-            return StreamingResponse(events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+            body = _sse(events(answer, head, parsed.include_usage), first_delay_s, between_s)
+            return StreamingResponse(body, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
         await _pause(first_delay_s)
         return _json(_completion(answer, head))
 
@@ -93,6 +95,7 @@ def _parse_request(raw: bytes) -> _ChatRequest | MockError:
         max_tokens=max_tokens,
         stream=body.get("stream") is True,
         include_usage=isinstance(stream_options, dict) and stream_options.get("include_usage") is True,
+        sent=frozenset(body),
     )
 
 
@@ -111,26 +114,12 @@ def _completion(answer: Answer, head: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _chunks(answer: Answer, head: dict[str, Any], include_usage: bool) -> list[dict[str, Any]]:
-    base = {**head, "object": "chat.completion.chunk", "system_fingerprint": None}
-    if include_usage:
-        # OpenAI marks every chunk but the last with `usage: null` when usage was asked for.
-        base["usage"] = None
-    chunks = [_chunk(base, delta, finish_reason) for delta, finish_reason in answer.deltas()]
-    if include_usage:
-        chunks.append({**base, "choices": [], "usage": answer.usage()})
-    return chunks
-
-
-def _chunk(base: dict[str, Any], delta: dict[str, Any], finish_reason: FinishReason | None) -> dict[str, Any]:
-    return {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]}
-
-
-async def _sse(chunks: list[dict[str, Any]], first_delay_s: float, between_s: float) -> AsyncIterator[bytes]:
-    for index, chunk in enumerate(chunks):
+async def _sse(stream: SseStream, first_delay_s: float, between_s: float) -> AsyncIterator[bytes]:
+    for index, event in enumerate(stream.events):
         await _pause(first_delay_s if index == 0 else between_s)
-        yield b"data: " + orjson.dumps(chunk) + b"\n\n"
-    yield b"data: [DONE]\n\n"
+        yield event
+    if stream.done:
+        yield DONE
 
 
 async def _pause(seconds: float) -> None:

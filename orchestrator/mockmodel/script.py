@@ -10,9 +10,32 @@ as a test double. The reply is steered by `[[...]]` directives in the last user 
     [[long N]]              answer with N words
     [[slow S]]              S seconds between streamed chunks
     [[wait S]]              S seconds before the first chunk
+    [[quirk NAME ...]]      answer the way some real server does (several names, or several directives, combine)
 
 Without directives, a linear equation such as `3x + 11 = 14` is solved through `code_interpreter` when that tool is
 offered, tool results are summarised, and anything else is echoed back.
+
+The quirks (names in `quirks.py`) and what real servers they stand for:
+
+    late_name               a tool call's first chunk has its id and type but no name; an argument fragment, then
+                            the name, follow (LiteLLM passes such streams through)
+    late_id                 the name first, an argument fragment, then the id
+    error_midstream         after two pieces of text, `data: {"error": {...}}` and the end, no [DONE] (LiteLLM)
+    no_choices              chunks with `"choices": []` carrying running usage (vLLM) and chunks with no `choices`
+    named_event             `event: ping` events, `: comment` lines, unknown fields in chunks, choices and deltas
+    reject_stream_options   HTTP 400 naming the parameter whenever the request carries it (older vLLM, Ollama,
+    reject_parallel_tool_calls      Azure); without the parameter the answer is the normal one
+    reject_max_completion_tokens
+    text_after_call         a tool-call answer streams text, then its calls, then more text (finish `tool_calls`)
+    echo_assistant          tool results are answered with "assistant said: " + the content of the assistant turn
+                            that made the calls, so a test sees what the client sent back
+    length, content_filter  that finish reason after the text
+    truncated               after two pieces of text the stream ends: no finish reason, no usage, no [DONE]
+    no_usage                no usage, even when `stream_options.include_usage` asked for it
+    reasoning               `reasoning_content` deltas, then one `reasoning` delta, before the answer
+
+The stream-shape quirks (late_name, late_id, error_midstream, no_choices, named_event, truncated, no_usage, reasoning)
+change streamed responses only; the others change the reply itself.
 """
 
 from __future__ import annotations
@@ -21,11 +44,13 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-FinishReason = Literal["stop", "length", "tool_calls"]
+from orchestrator.mockmodel import quirks as q
+
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
 
 CODE_INTERPRETER = "code_interpreter"
 GREETING = "Hello! How can I help you today?"
@@ -36,7 +61,7 @@ _ID_CHARS = 24
 
 _NUMBER = r"(?:\d+(?:\.\d+)?|\.\d+)"
 _SECONDS = re.compile(rf"\s+({_NUMBER})\s*\]\]")
-_DIRECTIVE_START = re.compile(r"\[\[(error|call|code|text|long|slow|wait)(?=[\s\]])")
+_DIRECTIVE_START = re.compile(r"\[\[(error|call|code|text|long|slow|wait|quirk)(?=[\s\]])")
 _DIRECTIVE_BODY = {
     "error": re.compile(r"\s+([45]\d\d)\s*\]\]"),
     "long": re.compile(r"\s+(\d{1,6})\s*\]\]"),  # bounded so that a typo cannot exhaust memory
@@ -44,6 +69,7 @@ _DIRECTIVE_BODY = {
     "wait": _SECONDS,
     # A single separator is consumed so that everything after it, surrounding spaces included, is the answer.
     "text": re.compile(r"(?:\s(.*?))?\]\]", re.DOTALL),
+    "quirk": re.compile(r"\s+([a-z_]+(?:\s+[a-z_]+)*)\s*\]\]"),
 }
 _CALL_NAME = re.compile(r"\s+([A-Za-z0-9_-]{1,64})\s*")
 _CLOSE = re.compile(r"\s*\]\]")
@@ -85,9 +111,10 @@ class MockError:
     status: int
     message: str
     type: str
+    param: str | None = None
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"message": self.message, "type": self.type, "param": None, "code": None}}
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": None}}
 
 
 @dataclass(frozen=True)
@@ -104,7 +131,8 @@ class ToolCall:
 
 @dataclass(frozen=True)
 class Answer:
-    """A successful completion: either text (`content`, streamed as `pieces`) or `tool_calls`, plus its pacing."""
+    """A successful completion: text (`content`, streamed as `pieces`), `tool_calls`, or both (text_after_call: the
+    pieces stream before the calls and `trailing_pieces` after them), plus its pacing and the quirks asked for."""
 
     content: str | None
     pieces: tuple[str, ...]
@@ -114,6 +142,8 @@ class Answer:
     completion_tokens: int
     wait_s: float = 0.0
     slow_s: float | None = None
+    quirks: frozenset[str] = frozenset()
+    trailing_pieces: tuple[str, ...] = ()
 
     def usage(self) -> dict[str, int]:
         return {
@@ -135,25 +165,25 @@ class Answer:
     def deltas(self) -> list[tuple[dict[str, Any], FinishReason | None]]:
         """`(delta, finish_reason)` of each streamed chunk, in OpenAI's order: role first, finish reason last."""
         out: list[tuple[dict[str, Any], FinishReason | None]] = []
-        if self.tool_calls:
-            for index, call in enumerate(self.tool_calls):
-                header = {
-                    "index": index,
-                    "id": call.id,
-                    "type": "function",
-                    "function": {"name": call.name, "arguments": ""},
-                }
-                delta: dict[str, Any] = {"tool_calls": [header]}
-                if index == 0:
-                    delta = {"role": "assistant", "content": None, **delta}
-                out.append((delta, None))
-                out.extend(
-                    ({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]}, None)
-                    for fragment in call.fragments()
-                )
-        else:
+        if self.pieces or not self.tool_calls:
             out.append(({"role": "assistant", "content": ""}, None))
             out.extend(({"content": piece}, None) for piece in self.pieces)
+        for index, call in enumerate(self.tool_calls):
+            header = {
+                "index": index,
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": ""},
+            }
+            delta: dict[str, Any] = {"tool_calls": [header]}
+            if not out:
+                delta = {"role": "assistant", "content": None, **delta}
+            out.append((delta, None))
+            out.extend(
+                ({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]}, None)
+                for fragment in call.fragments()
+            )
+        out.extend(({"content": piece}, None) for piece in self.trailing_pieces)
         out.append(({}, self.finish_reason))
         return out
 
@@ -162,42 +192,60 @@ def decide(
     messages: Sequence[Mapping[str, Any]],
     tools: Sequence[Mapping[str, Any]] | None = None,
     max_tokens: int | None = None,
+    sent: Collection[str] = (),
 ) -> Answer | MockError:
-    """The reply to a Chat Completions request. The first rule that applies wins:
+    """The reply to a Chat Completions request whose top-level fields are named in `sent`. The first rule that
+    applies wins:
 
     1. an `[[error]]` directive in the last user message;
-    2. the conversation ends with tool results: they are summarised (an equation's solution is verified);
-    3. `[[call]]` directives naming offered tools;
-    4. `code_interpreter` is offered: a `[[code]]` directive, else a linear equation in the user's text;
-    5. text: `[[text]]`, `[[long]]`, else the user's text echoed.
+    2. a `reject_*` quirk whose parameter the request carries: a 400 naming it;
+    3. the conversation ends with tool results: they are summarised (an equation's solution is verified), or with
+       `echo_assistant` the content of the assistant turn that made the calls is echoed;
+    4. `[[call]]` directives naming offered tools (with `text_after_call`, text before and after them);
+    5. `code_interpreter` is offered: a `[[code]]` directive, else a linear equation in the user's text;
+    6. text: `[[text]]`, `[[long]]`, else the user's text echoed.
 
-    Text longer than `max_tokens` words is cut to that many, with finish reason `length`.
+    Text longer than `max_tokens` words is cut to that many, with finish reason `length`; the `length` and
+    `content_filter` quirks set that finish reason whatever the text.
     """
     user_text = message_text(_last_user_message(messages))
     directives = parse_directives(user_text)
     for directive in directives:
         if directive.kind == "error":
             return error_for_status(int(directive.value))
+    quirks = frozenset(name for d in directives if d.kind == "quirk" for name in d.value.split())
+    rejected = rejection(quirks, sent)
+    if rejected is not None:
+        return rejected
     wait_s = next((float(d.value) for d in reversed(directives) if d.kind == "wait"), 0.0)
     slow_s = next((float(d.value) for d in reversed(directives) if d.kind == "slow"), None)
     prompt_tokens = sum(count_tokens(message_text(message)) for message in messages)
     tool_names = _function_names(tools or ())
 
     if messages and messages[-1].get("role") == "tool":
-        text = _tool_results_text(messages, user_text)
+        if q.ECHO_ASSISTANT in quirks:
+            text = q.ECHO_PREFIX + message_text(_calling_assistant_message(messages))
+        else:
+            text = _tool_results_text(messages, user_text)
     else:
         calls = _tool_calls(user_text, directives, tool_names)
         if calls:
+            before, after = (
+                (q.TEXT_BEFORE_CALL_WORDS, q.TEXT_AFTER_CALL_WORDS) if q.TEXT_AFTER_CALL in quirks else ("", "")
+            )
             completion_tokens = sum(math.ceil(len(call.arguments) / 4) + 1 for call in calls)
             return Answer(
-                content=None,
-                pieces=(),
+                # Not streamed, the text around the calls is one content, as a server that buffers would send it.
+                content=f"{before} {after}" if before else None,
+                pieces=tuple(tokenize(before)),
                 tool_calls=tuple(calls),
-                finish_reason="tool_calls",
+                finish_reason=_finish_reason(quirks, "tool_calls"),
                 prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
+                completion_tokens=completion_tokens + count_tokens(before) + count_tokens(after),
                 wait_s=wait_s,
                 slow_s=slow_s,
+                quirks=quirks,
+                trailing_pieces=tuple(tokenize(after)),
             )
         text = _text_answer(user_text, directives)
 
@@ -211,12 +259,21 @@ def decide(
         content=text,
         pieces=tuple(pieces),
         tool_calls=(),
-        finish_reason=finish_reason,
+        finish_reason=_finish_reason(quirks, finish_reason),
         prompt_tokens=prompt_tokens,
         completion_tokens=count_tokens(text),
         wait_s=wait_s,
         slow_s=slow_s,
+        quirks=quirks,
     )
+
+
+def rejection(quirks: Collection[str], sent: Collection[str]) -> MockError | None:
+    """The 400 a server that doesn't know a parameter answers when the request carries it, worded as OpenAI's."""
+    for quirk, param in q.REJECTED_PARAMETERS.items():
+        if quirk in quirks and param in sent:
+            return MockError(400, f"Unrecognized request argument supplied: {param}", "invalid_request_error", param)
+    return None
 
 
 def error_for_status(status: int) -> MockError:
@@ -309,6 +366,8 @@ def _parse_directive(kind: str, text: str, start: int, pos: int) -> Directive | 
     match = _DIRECTIVE_BODY[kind].match(text, pos)
     if match is None:
         return None
+    if kind == "quirk" and not set(match.group(1).split()) <= q.KNOWN:
+        return None  # a misspelt quirk stays visible in the echo instead of silently doing nothing
     return Directive(kind, match.group(1) or "", start, match.end())
 
 
@@ -361,6 +420,22 @@ def _format_number(value: float) -> str:
 
 def _last_user_message(messages: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     return next((message for message in reversed(messages) if message.get("role") == "user"), None)
+
+
+def _finish_reason(quirks: frozenset[str], natural: FinishReason) -> FinishReason:
+    if q.CONTENT_FILTER in quirks:
+        return "content_filter"
+    if q.LENGTH in quirks:
+        return "length"
+    return natural
+
+
+def _calling_assistant_message(messages: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The assistant turn just before the trailing tool results: the one that made the calls they answer."""
+    for message in reversed(messages):
+        if message.get("role") != "tool":
+            return message if message.get("role") == "assistant" else None
+    return None
 
 
 def _function_names(tools: Sequence[Mapping[str, Any]]) -> set[str]:
