@@ -48,6 +48,14 @@ MODEL_REQUEST_DURATION = Histogram(
     "Upstream Chat Completions calls, first byte to last.",
     buckets=_LATENCY_BUCKETS,
 )
+UPSTREAM_FALLBACKS = Counter(
+    "orchestrator_upstream_fallbacks_total",
+    "Request parameters an upstream rejected and runs now do without (learned once per process and parameter).",
+    ["param"],
+)
+MODEL_REASONING_DELTAS = Counter(
+    "orchestrator_model_reasoning_deltas_total", "Reasoning deltas upstreams streamed beside answers (not shown)."
+)
 MODEL_ERRORS = Counter("orchestrator_model_errors_total", "Upstream model failures after retries.", ["kind"])
 TOOL_CALLS = Counter("orchestrator_tool_calls_total", "Tool calls executed.", ["type", "outcome"])
 TOOL_DURATION = Histogram(

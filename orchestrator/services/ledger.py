@@ -127,7 +127,8 @@ class RunLedger:
             change = plan(record, run)
             if change.then is not None:
                 run = apply(run, change.then, now_s())
-            if run.status in TERMINAL_RUN_STATUSES and run.usage is None:
+            usage_unknown = record.usage_unknown or change.fields.get("usage_unknown") == "1"
+            if run.status in TERMINAL_RUN_STATUSES and run.usage is None and not usage_unknown:
                 run = run.model_copy(update={"usage": record.usage})  # usage is cumulative once a run ends
             change.events.append((RUN_EVENT_NAMES[run.status], run.wire()))
             try:

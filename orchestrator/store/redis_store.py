@@ -42,6 +42,8 @@ class RunRecord:
     tools_sent_at: float = 0.0  # when those calls were (last) sent
     recoveries: int = 0  # times the sweeper handed the run on after its executor vanished
     sent_at: float = 0.0  # when the task carrying `dispatch` was (last) sent
+    usage_unknown: bool = False  # a turn's upstream reported no usage: the run's usage is null, not a guess
+    step_turns: dict[str, int] = field(default_factory=dict)  # step id -> the model turn that created it
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,8 @@ class RedisStore:
             tools_sent_at=float(fields.get("tools_sent_at", 0) or 0),
             recoveries=int(fields.get("recoveries", 0) or 0),
             sent_at=float(fields.get("sent_at", 0) or 0),
+            usage_unknown=fields.get("usage_unknown") == "1",
+            step_turns={k[8:]: int(v) for k, v in fields.items() if k.startswith("turn_of:")},
         )
 
     def get_runs(self, project: str, thread_id: str, ids: Sequence[str]) -> list[Run]:

@@ -226,7 +226,7 @@ def test_the_completion_budget_ends_the_run_incomplete(store: RedisStore, dispat
     thread_id, run_id = new_run(store, dispatcher, max_completion_tokens=256)
     model = ScriptedModel([text_turn("word", reason="length")])
     assert execute(store, dispatcher, model) == "incomplete"
-    assert model.requests[0]["max_tokens"] == 256
+    assert model.requests[0]["max_completion_tokens"] == 256
     run = runs.get_run(store, "p", thread_id, run_id)
     assert run.incomplete_details == {"reason": "max_completion_tokens"}
     assert events(store, thread_id, run_id)[-3:] == [

@@ -13,13 +13,20 @@ from orchestrator.domain.tools import SERVER_TOOLS, chat_tool_choice, chat_tools
 CHARS_PER_TOKEN = 4  # a tokenizer-free estimate; only used to truncate before the model reports real counts
 
 
-def build_request(run: Run, history: list[Message], steps: list[RunStep], max_tokens: int | None) -> dict[str, Any]:
+def build_request(
+    run: Run,
+    history: list[Message],
+    steps: list[RunStep],
+    max_tokens: int | None,
+    step_turns: dict[str, int] | None = None,
+) -> dict[str, Any]:
     messages: list[dict[str, Any]] = []
     if run.instructions:
         messages.append({"role": "system", "content": run.instructions})
     messages += truncate(run, [_chat_message(m) for m in history if m.run_id != run.id])
-    for step in steps:
-        messages += _step_messages(step)
+    own = {m.id: m for m in history if m.run_id == run.id}
+    for group in _by_turn(steps, step_turns or {}):
+        messages += _turn_messages(group, own)
     request: dict[str, Any] = {"model": run.model, "messages": messages}
     tools = chat_tools(run.tools)
     if tools:
@@ -32,7 +39,8 @@ def build_request(run: Run, history: list[Message], steps: list[RunStep], max_to
     if isinstance(run.response_format, dict):
         request["response_format"] = run.response_format
     if max_tokens is not None:
-        request["max_tokens"] = max_tokens
+        # OpenAI's current name; an upstream that rejects it gets `max_tokens` instead (capabilities.py).
+        request["max_completion_tokens"] = max_tokens
     return request
 
 
@@ -59,12 +67,27 @@ def _chat_message(message: Message) -> dict[str, Any]:
     return {"role": message.role, "content": "\n".join(parts)}
 
 
-def _step_messages(step: RunStep) -> list[dict[str, Any]]:
-    if step.type != "tool_calls":
+def _by_turn(steps: list[RunStep], step_turns: dict[str, int]) -> list[list[RunStep]]:
+    """This run's steps grouped by the model turn (completion) that made them, in order."""
+    groups: dict[int | str, list[RunStep]] = {}
+    for step in steps:
+        groups.setdefault(step_turns.get(step.id, step.id), []).append(step)
+    return list(groups.values())
+
+
+def _turn_messages(steps: list[RunStep], own: dict[str, Message]) -> list[dict[str, Any]]:
+    """One earlier completion as the model wrote it: its text (before and after its tool calls) beside the calls,
+    then the calls' results. A turn without tool calls ended its run and is not sent again."""
+    calls = [call for step in steps if step.type == "tool_calls" for call in step.tool_calls()]
+    if not calls:
         return []
-    calls = step.tool_calls()
+    text = "".join(
+        own[step.step_details["message_creation"]["message_id"]].text()
+        for step in steps
+        if step.type == "message_creation" and step.step_details["message_creation"]["message_id"] in own
+    )
     out: list[dict[str, Any]] = [
-        {"role": "assistant", "content": None, "tool_calls": [_chat_call(call) for call in calls]}
+        {"role": "assistant", "content": text or None, "tool_calls": [_chat_call(call) for call in calls]}
     ]
     out += [{"role": "tool", "tool_call_id": call["id"], "content": call_output(call)} for call in calls]
     return out

@@ -1,37 +1,48 @@
-"""The upstream model: a streaming Chat Completions call turned into typed pieces, errors into run error codes."""
+"""The upstream model: a streaming Chat Completions call turned into typed pieces, errors into run error codes.
+
+The official client makes the request (auth, retries of 429, 5xx and timeouts with backoff, error types); the
+answer is read as raw SSE lines by `chat_stream`, which follows the protocol rather than the client's typed
+chunks: those reject what real servers send (an error object mid-stream, named events) and cost half the worker's
+CPU building objects we would only take apart again.
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, Protocol
 
 import openai
 
 from orchestrator import metrics, observe
-from orchestrator.domain.models import Usage
 from orchestrator.errors import UpstreamError
+from workers.executor.capabilities import FALLBACKS, Capabilities, rejected_parameter
+from workers.executor.chat_stream import Finish, Piece, ReasoningPiece, TextPiece, ToolCallPiece, pieces
+
+__all__ = [
+    "ChatModel",
+    "Closable",
+    "Finish",
+    "OpenAIChatModel",
+    "Piece",
+    "ReasoningPiece",
+    "TextPiece",
+    "ToolCallPiece",
+]
 
 
-@dataclass(frozen=True)
-class TextPiece:
-    text: str
+def _http_library() -> ModuleType:
+    """The HTTP library the openai client is built on: httpx, or the `httpx2` fork newer SDKs ship with. Errors
+    raised while the stream is read come from it, and an `http_client` handed to the client must be one of its."""
+    for base in openai.DefaultHttpxClient.__mro__:
+        package = sys.modules.get(base.__module__.split(".")[0])
+        if package is not None and hasattr(package, "HTTPError") and hasattr(package, "MockTransport"):
+            return package
+    raise ImportError("cannot tell which HTTP library the openai client uses")
 
 
-@dataclass(frozen=True)
-class ToolCallPiece:
-    index: int
-    name: str | None  # set on the first piece of a call
-    arguments: str
-
-
-@dataclass(frozen=True)
-class Finish:
-    reason: str
-    usage: Usage
-
-
-Piece = TextPiece | ToolCallPiece | Finish
+HTTP = _http_library()
 
 
 class Closable(Protocol):
@@ -43,29 +54,51 @@ class ChatModel(Protocol):
 
 
 class OpenAIChatModel:
-    """Chat Completions through the official client, which already retries 429, 5xx and timeouts with backoff."""
-
-    def __init__(self, base_url: str, api_key: str, *, timeout_s: float, max_retries: int) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout_s: float,
+        max_retries: int,
+        http_client: Any = None,  # an `HTTP.Client`, for tests
+    ) -> None:
         self.client = openai.OpenAI(
-            base_url=base_url,
-            api_key=api_key,
-            timeout=timeout_s,
-            max_retries=max_retries,
+            base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=max_retries, http_client=http_client
         )
+        self.capabilities = Capabilities(base_url)
 
     def stream(self, request: dict[str, Any], on_open: Any = None) -> Iterator[Piece]:
-        """Yield the completion's pieces; `on_open(stream)` lets a canceller close the connection mid-read."""
+        """Yield the completion's pieces; `on_open(response)` lets a canceller close the connection mid-read."""
+        wanted = {**request, "stream": True, "stream_options": {"include_usage": True}}
+        for _ in range(len(FALLBACKS) + 1):  # at most one retry per parameter an upstream may reject
+            params = self.capabilities.adapt(wanted)
+            try:
+                yield from self._read(params, on_open)
+                return
+            except openai.BadRequestError as exc:
+                param = rejected_parameter(_message(exc), _param(exc), params)
+                if param is None:
+                    raise _invalid(exc) from exc
+                self.capabilities.learn(param)  # and try again without it
+        raise UpstreamError("The model rejected every form of the request.", code="invalid_prompt")
+
+    def _read(self, params: dict[str, Any], on_open: Any) -> Iterator[Piece]:
         try:
-            with observe.timed(metrics.MODEL_REQUEST_DURATION):
-                stream = self.client.chat.completions.create(
-                    **request, stream=True, stream_options={"include_usage": True}
-                )
+            with (
+                observe.timed(metrics.MODEL_REQUEST_DURATION),
+                self.client.chat.completions.with_streaming_response.create(**params) as response,
+            ):
                 if on_open is not None:
-                    on_open(stream)
-                for piece in _pieces(stream):
-                    if isinstance(piece, Finish):
-                        observe.tokens(request["model"], piece.usage.prompt_tokens, piece.usage.completion_tokens)
+                    on_open(response)
+                for piece in pieces(response.iter_lines()):
+                    if isinstance(piece, Finish) and piece.usage is not None:
+                        observe.tokens(params["model"], piece.usage.prompt_tokens, piece.usage.completion_tokens)
+                    elif isinstance(piece, ReasoningPiece):
+                        metrics.MODEL_REASONING_DELTAS.inc()
                     yield piece
+        except openai.BadRequestError:
+            raise
         except openai.RateLimitError as exc:
             observe.model_error("rate_limit")
             raise UpstreamError(f"The model is rate limited: {_message(exc)}", code="rate_limit_exceeded") from exc
@@ -73,35 +106,31 @@ class OpenAIChatModel:
             observe.model_error("server")
             raise UpstreamError(f"The model endpoint failed: {_message(exc)}", code="server_error") from exc
         except openai.APIStatusError as exc:
-            observe.model_error("invalid_request")
-            raise UpstreamError(f"The model rejected the request: {_message(exc)}", code="invalid_prompt") from exc
+            raise _invalid(exc) from exc
+        except HTTP.TimeoutException as exc:
+            observe.model_error("server")
+            raise UpstreamError("The model endpoint stopped answering mid-answer.", code="server_error") from exc
+        except HTTP.HTTPError as exc:
+            observe.model_error("server")
+            raise UpstreamError(f"The model's connection dropped mid-answer: {exc!r}", code="server_error") from exc
+        except UpstreamError:
+            observe.model_error("server")
+            raise
 
 
-def _pieces(stream: Any) -> Iterator[Piece]:
-    reason = "stop"
-    usage = Usage()
-    for chunk in stream:
-        if chunk.usage is not None:
-            usage = Usage(
-                prompt_tokens=chunk.usage.prompt_tokens or 0,
-                completion_tokens=chunk.usage.completion_tokens or 0,
-                total_tokens=chunk.usage.total_tokens or 0,
-            )
-        for choice in chunk.choices:
-            delta = choice.delta
-            if delta.content:
-                yield TextPiece(delta.content)
-            for call in delta.tool_calls or []:
-                function = call.function
-                yield ToolCallPiece(
-                    index=call.index,
-                    name=function.name if function and function.name else None,
-                    arguments=(function.arguments or "") if function else "",
-                )
-            if choice.finish_reason:
-                reason = choice.finish_reason
-    yield Finish(reason=reason, usage=usage)
+def _invalid(exc: openai.APIStatusError) -> UpstreamError:
+    observe.model_error("invalid_request")
+    return UpstreamError(f"The model rejected the request: {_message(exc)}", code="invalid_prompt")
 
 
 def _message(exc: openai.APIError) -> str:
     return str(getattr(exc, "message", None) or exc)
+
+
+def _param(exc: openai.APIError) -> str | None:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and isinstance(error.get("param"), str):
+            return str(error["param"])
+    return None

@@ -140,7 +140,8 @@ class RunExecutor:
                 return self._stop(ledger, holder, RunLastError(code="server_error", message=error))
             budget = _exhausted_budget(run, record.usage)
             if budget is not None:
-                return self._finish(ledger, holder, None, record.usage, incomplete=budget)
+                usage = None if record.usage_unknown else record.usage
+                return self._finish(ledger, holder, None, usage, incomplete=(budget, "max_tokens"))
             outcome = self._take_turn(ledger, record, holder)
             if outcome is not None:
                 return outcome
@@ -158,13 +159,14 @@ class RunExecutor:
         max_tokens = None
         if run.max_completion_tokens is not None:
             max_tokens = run.max_completion_tokens - record.usage.completion_tokens
-        request = build_request(run, history, steps, max_tokens)
+        request = build_request(run, history, steps, max_tokens, record.step_turns)
         turn = Turn(
             ledger=ledger,
             run=run,
             holder=holder,
             first_turn=record.turns == 0,
             created_s=record.created_s or run.created_at,
+            number=record.turns,
         )
         stop = threading.Event()
         if self.watcher is not None:
@@ -175,18 +177,29 @@ class RunExecutor:
         ):
             turn.feed(piece)
         assert turn.finish is not None
-        usage = record.usage + turn.finish.usage
+        usage = record.usage + (turn.finish.usage or Usage())
         bookkeeping = {"usage": usage.model_dump_json(), "turns": str(record.turns + 1)}
+        if turn.finish.usage is None:
+            bookkeeping["usage_unknown"] = "1"  # an upstream that reports no usage: the run's usage stays null
+        usage_known = not (record.usage_unknown or turn.finish.usage is None)
+        cut = _CUT_SHORT.get(turn.finish.reason)
+        if cut is not None:
+            # Truncation is never success, whether the limit was the run's or the model's own.
+            return self._finish(ledger, holder, turn, usage if usage_known else None, incomplete=cut)
         if turn.calls:
             return self._after_tool_calls(ledger, turn, holder, bookkeeping)
-        if turn.finish.reason == "length" and run.max_completion_tokens is not None:
-            return self._finish(ledger, holder, turn, usage, incomplete="max_completion_tokens")
-        return self._finish(ledger, holder, turn, usage)
+        return self._finish(ledger, holder, turn, usage if usage_known else None)
 
     # -- tools -----------------------------------------------------------------------------------------------
 
     def _after_tool_calls(self, ledger: RunLedger, turn: Turn, holder: str, bookkeeping: dict[str, str]) -> str:
         assert turn.tool_step is not None and turn.finish is not None
+        if turn.message is not None and turn.message.status is MessageStatus.IN_PROGRESS:
+            # Text the model wrote after its tool calls: a message of its own, complete before the run parks.
+            change = turn.close_message(MessageStatus.COMPLETED)
+            change.guards.update(_held(holder))
+            ledger.commit(None, None, change)
+        bookkeeping = {**bookkeeping, "open_step": turn.tool_step.id}
         step = turn.tool_step.model_copy(
             update={
                 "step_details": {"type": "tool_calls", "tool_calls": turn.step_tool_calls()},
@@ -281,24 +294,43 @@ class RunExecutor:
     # -- endings ---------------------------------------------------------------------------------------------
 
     def _finish(
-        self, ledger: RunLedger, holder: str, turn: Turn | None, usage: Usage, incomplete: str | None = None
+        self,
+        ledger: RunLedger,
+        holder: str,
+        turn: Turn | None,
+        usage: Usage | None,
+        incomplete: tuple[str, str] | None = None,
     ) -> str:
+        """End the run `completed`, or `incomplete` with (run reason, message reason)."""
         if turn is not None and turn.message is None:
             turn.ensure_message()
 
         def plan(record: RunRecord, run: Run) -> Change:
             change = Change(guards=_held(holder))
-            if turn is not None and turn.message is not None:
+            if turn is not None and turn.message is not None and turn.message.status is MessageStatus.IN_PROGRESS:
                 status = MessageStatus.INCOMPLETE if incomplete else MessageStatus.COMPLETED
-                change = turn.close_message(status, "max_tokens" if incomplete else None)
+                change = turn.close_message(status, incomplete[1] if incomplete else None)
                 change.guards.update(_held(holder))
+            if turn is not None and turn.tool_step is not None:
+                # Tool calls cut short with the answer: their arguments may be partial, so none of them runs.
+                step = turn.tool_step.model_copy(
+                    update={
+                        "status": StepStatus.CANCELLED,
+                        "cancelled_at": now_s(),
+                        "step_details": {"type": "tool_calls", "tool_calls": turn.step_tool_calls()},
+                    }
+                )
+                change.docs.append(step)
+                change.events.append(("thread.run.step.cancelled", step.wire()))
+            if usage is None:
+                change.fields["usage_unknown"] = "1"
             return change
 
         event = RunEvent.INCOMPLETE if incomplete else RunEvent.COMPLETE
         run, _ = ledger.transition(
             event,
             plan=plan,
-            incomplete_reason=incomplete,
+            incomplete_reason=incomplete[0] if incomplete else None,
             usage_update=lambda run: run.model_copy(update={"usage": usage}),
         )
         log.info("run.finished", status=run.status.value)
@@ -329,6 +361,12 @@ class RunExecutor:
             return run.status.value
         return ledger.read().run.status.value
 
+
+#: finish_reason -> (the run's incomplete reason, the message's): an answer cut short is never a success.
+_CUT_SHORT = {
+    "length": ("max_completion_tokens", "max_tokens"),
+    "content_filter": ("content_filter", "content_filter"),
+}
 
 #: Outcomes after which nobody owes the run work: finished, or waiting on the client.
 _NOTHING_OWED = frozenset({"completed", "incomplete", "failed", "cancelled", "expired", "requires_action"})

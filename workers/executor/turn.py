@@ -12,6 +12,7 @@ from orchestrator.domain.ids import new_id
 from orchestrator.domain.models import JSON, Message, Run, RunStep
 from orchestrator.domain.status import MessageStatus, StepStatus
 from orchestrator.domain.tools import SERVER_TOOLS, call_type
+from orchestrator.errors import UpstreamError
 from orchestrator.services.ledger import Change, RunLedger, now_s
 from workers.executor.llm import Finish, Piece, TextPiece, ToolCallPiece
 
@@ -51,22 +52,29 @@ class Turn:
     finish: Finish | None = None
     first_turn: bool = False  # the run's first model turn, whose first delta is the run's first token
     created_s: float = 0.0  # the run's precise creation time
+    number: int = 0  # the run's model turns before this one; steps remember it, to rebuild the turn for the model
+    #: Tool calls whose name has not arrived yet (upstream index -> id and arguments so far): their kind, and so
+    #: where they run, is only known with the name.
+    unnamed: dict[int, ToolCallPiece] = field(default_factory=dict)
 
     def feed(self, piece: Piece) -> None:
         if isinstance(piece, TextPiece):
             self._text(piece.text)
         elif isinstance(piece, ToolCallPiece):
             self._tool_call(piece)
-        else:
+        elif isinstance(piece, Finish):
+            if self.unnamed:
+                raise UpstreamError("The model called a tool without naming it.", code="server_error")
             self.finish = piece
             self._flush_server_inputs()
 
     # -- text ------------------------------------------------------------------------------------------------
 
     def _text(self, text: str) -> None:
-        if not text or self.tool_step is not None:
-            return  # text after tool calls in the same completion has no place in the Assistants model
-        if self.message is None:
+        if not text:
+            return
+        if self.message is None or self.message.status is not MessageStatus.IN_PROGRESS:
+            # Text after tool calls gets a message of its own, after the tool step, as OpenAI's run steps have it.
             self._open_message()
         assert self.message is not None
         part: JSON = {"index": 0, "type": "text", "text": {"value": text}}
@@ -84,6 +92,7 @@ class Turn:
             self._open_message()
 
     def _open_message(self) -> None:
+        self.text = ""
         now = now_s()
         run = self.run
         self.message = Message(
@@ -146,9 +155,14 @@ class Turn:
             self._commit(self._step_opened(self.tool_step))
         call = self.calls.get(piece.index)
         if call is None:
+            pending = self.unnamed.pop(piece.index, None)
+            if pending is not None:
+                piece = ToolCallPiece(piece.index, piece.name, pending.arguments + piece.arguments)
+            if piece.name is None:
+                self.unnamed[piece.index] = piece
+                return
             index = len(self.calls)
-            name = piece.name or "unknown"
-            call = Call(index=index, id=new_id("call_"), name=name, type=call_type(name, self.run.tools))
+            call = Call(index=index, id=new_id("call_"), name=piece.name, type=call_type(piece.name, self.run.tools))
             self.calls[piece.index] = call
             self._emit_call(call, _call_header(call))
         call.arguments += piece.arguments
@@ -204,7 +218,7 @@ class Turn:
         )
 
     def _step_opened(self, step: RunStep) -> Change:
-        change = Change(new_steps=[step], fields={"open_step": step.id})
+        change = Change(new_steps=[step], fields={"open_step": step.id, f"turn_of:{step.id}": str(self.number)})
         change.events += [("thread.run.step.created", step.wire()), ("thread.run.step.in_progress", step.wire())]
         return change
 
