@@ -31,6 +31,7 @@ WEATHER_CALL = '[[call get_weather {"city":"SF"}]]'
 GET_WEATHER = function_tool("get_weather")
 CODE: AssistantToolParam = {"type": "code_interpreter"}
 CUT_TEXT = "[[text alpha beta gamma delta]]"  # error_midstream and truncated stop after "alpha beta"
+UPSTREAM_REQUESTS = "orchestrator_model_request_duration_seconds_count"  # every attempt, a rejected one too
 
 
 @pytest.fixture(scope="module")
@@ -201,13 +202,16 @@ def completes_with(text: str) -> Callable[[Outcome], None]:
 
 def falls_back_once_without_stream_options(out: Outcome) -> None:
     assert out.run.status == "completed", out.run.last_error
+    requests_before = out.stack.metric(UPSTREAM_REQUESTS)
     second = out.another_run("[[quirk reject_stream_options]] [[text second run]]")
     assert second.status == "completed", second.last_error
     assert message_text(out.message()) == "first run"
     # Without stream_options the upstream reports no usage, and unknown usage stays null.
     assert out.run.usage is None and second.usage is None
-    # Learned on the first run's 400; the second run's request went without the parameter from the start.
+    # Learned on the first run's 400; the second run's request went without the parameter from the start: one
+    # upstream request, no rejected attempt before it.
     assert out.stack.metric("orchestrator_upstream_fallbacks_total", param="stream_options") == 1
+    assert out.stack.metric(UPSTREAM_REQUESTS) - requests_before == 1
 
 
 ROWS = [
