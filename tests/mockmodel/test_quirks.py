@@ -338,3 +338,19 @@ def test_the_official_client_gets_a_400_naming_stream_options(base_url: str) -> 
         assert "stream_options" in caught.value.message
         chunks = list(ask(client, text, stream=True))
         assert "".join(chunk.choices[0].delta.content or "" for chunk in chunks) == "ok"
+
+
+def test_stream_quirks_combine_and_still_carry_the_same_call() -> None:
+    text = f"[[quirk late_name late_id no_choices named_event reasoning]] {WEATHER}"
+    sse = stream(text, [GET_WEATHER], include_usage=True)
+    assert all(frame.endswith(b"\n\n") for frame in sse.events) and sse.done
+    calls: dict[int, dict[str, str]] = {}
+    for delta, _ in deltas(sse):
+        for part in delta.get("tool_calls", []):
+            call = calls.setdefault(part["index"], {"id": "", "name": "", "arguments": ""})
+            call["id"] += part.get("id", "")
+            call["name"] += part.get("function", {}).get("name", "")
+            call["arguments"] += part.get("function", {}).get("arguments", "")
+    assert calls == {0: {"id": call_id(text), "name": "get_weather", "arguments": '{"city":"SF"}'}}
+    assert PING in sse.events and any("choices" not in chunk for chunk in chunks(sse))
+    assert deltas(sse)[-1] == ({"provider_specific_fields": None}, "tool_calls")
