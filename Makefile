@@ -21,11 +21,16 @@ system-deps:
 
 # The official Node SDK the e2e suite drives too (tests/e2e/node, pinned by its lockfile), where npm is installed.
 NODE_E2E := tests/e2e/node
+AIMOCK := tests/upstreams/aimock
 node-deps:
 	@if ! command -v npm >/dev/null 2>&1; then \
 	  echo "warning: npm not installed; the Node SDK tests fail under CI and skip elsewhere" >&2; \
 	elif [ ! $(NODE_E2E)/node_modules/.package-lock.json -nt $(NODE_E2E)/package-lock.json ]; then \
 	  cd $(NODE_E2E) && npm ci --no-audit --no-fund; \
+	fi
+	@# aimock, the second OpenAI-compatible server tests/upstreams runs (pinned by its lockfile).
+	@if command -v npm >/dev/null 2>&1 && [ ! $(AIMOCK)/node_modules/.package-lock.json -nt $(AIMOCK)/package-lock.json ]; then \
+	  cd $(AIMOCK) && npm ci --no-audit --no-fund; \
 	fi
 
 lint: install

@@ -2,6 +2,8 @@
 
     openai SDK -> orchestrator up -> LiteLLM proxy -> recorder -> mock model
 
+A second, smaller set runs against aimock (`aimock_stack`): openai SDK -> orchestrator up -> aimock (fixtures).
+
 The mock model (`orchestrator mock-model`, steered by `[[...]]` directives) is the scripted backend; the recorder
 keeps what LiteLLM forwarded to it; the stack is a real `orchestrator up` whose ORCH_MODEL_BASE_URL is the proxy.
 """
@@ -15,6 +17,7 @@ import openai
 import pytest
 
 from tests.stack import KEY_A, Stack, free_port, running_stack
+from tests.upstreams.aimock_server import aimock_server
 from tests.upstreams.litellm_proxy import LiteLLM, litellm_proxy
 from tests.upstreams.processes import served
 from tests.upstreams.recorder import Recorder, recording_proxy
@@ -52,4 +55,19 @@ def litellm_stack(litellm: LiteLLM, tmp_path_factory: pytest.TempPathFactory) ->
 @pytest.fixture(scope="session")
 def litellm_client(litellm_stack: Stack) -> Iterator[openai.OpenAI]:
     with litellm_stack.client(KEY_A) as sdk:
+        yield sdk
+
+
+@pytest.fixture(scope="session")
+def aimock_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A stack whose model endpoint is aimock, answering from tests/upstreams/aimock/fixtures."""
+    with aimock_server(tmp_path_factory.mktemp("aimock")) as base_url:
+        env = {"ORCH_MODEL_BASE_URL": base_url, "ORCH_MODEL_API_KEY": "sk-aimock"}
+        with running_stack(tmp_path_factory.mktemp("aimock-stack"), env=env) as running:
+            yield running
+
+
+@pytest.fixture(scope="session")
+def aimock_client(aimock_stack: Stack) -> Iterator[openai.OpenAI]:
+    with aimock_stack.client(KEY_A) as sdk:
         yield sdk
