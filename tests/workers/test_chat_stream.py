@@ -4,9 +4,9 @@ errors mid-stream and cut-off streams; and the upstream's capabilities learned f
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from orchestrator import metrics
@@ -22,7 +22,7 @@ from workers.executor.chat_stream import (
     pieces,
     sse_events,
 )
-from workers.executor.llm import OpenAIChatModel
+from workers.executor.llm import HTTP, OpenAIChatModel
 
 
 def sse(*chunks: Any, done: bool = True) -> list[str]:
@@ -147,18 +147,18 @@ class Upstream:
         self.body = body
         self.requests: list[dict[str, Any]] = []
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    def __call__(self, request: Any) -> Any:
         sent = json.loads(request.content)
         self.requests.append(sent)
         for name in sorted(self.rejects & set(sent)):
             error = {"message": f"Unrecognized request argument supplied: {name}", "type": "invalid_request_error"}
-            return httpx.Response(400, json={"error": {**error, "param": name, "code": None}})
+            return HTTP.Response(400, json={"error": {**error, "param": name, "code": None}})
         text = "\n".join(self.body) + "\n"
-        return httpx.Response(200, content=text.encode(), headers={"content-type": "text/event-stream"})
+        return HTTP.Response(200, content=text.encode(), headers={"content-type": "text/event-stream"})
 
 
 def model_for(upstream: Upstream) -> OpenAIChatModel:
-    client = httpx.Client(transport=httpx.MockTransport(upstream))
+    client = HTTP.Client(transport=HTTP.MockTransport(upstream))
     return OpenAIChatModel("http://upstream.test/v1", "k", timeout_s=5, max_retries=0, http_client=client)
 
 
@@ -185,3 +185,20 @@ def test_any_other_400_is_an_invalid_prompt() -> None:
     with pytest.raises(UpstreamError) as raised:
         list(model_for(upstream).stream({"model": "m", "messages": []}))
     assert raised.value.code == "invalid_prompt" and len(upstream.requests) == 1
+
+
+def test_a_connection_dropped_mid_answer_fails_with_server_error() -> None:
+    def dropping(request: Any) -> Any:
+        def body() -> Iterator[bytes]:
+            yield b'data: {"choices": [{"index": 0, "delta": {"content": "Half"}}]}\n\n'
+            raise HTTP.ReadError("connection reset by peer")
+
+        return HTTP.Response(200, content=body(), headers={"content-type": "text/event-stream"})
+
+    client = HTTP.Client(transport=HTTP.MockTransport(dropping))
+    model = OpenAIChatModel("http://upstream.test/v1", "k", timeout_s=5, max_retries=0, http_client=client)
+    got: list[Any] = []
+    with pytest.raises(UpstreamError) as raised:
+        got.extend(model.stream({"model": "m", "messages": []}))
+    assert got == [TextPiece("Half")]
+    assert raised.value.code == "server_error" and "dropped mid-answer" in raised.value.message
