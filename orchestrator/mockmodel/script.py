@@ -6,6 +6,7 @@ as a test double. The reply is steered by `[[...]]` directives in the last user 
     [[error STATUS]]        fail with that HTTP status (400-599)
     [[call NAME JSON]]      call tool NAME with arguments JSON (omitted JSON means `{}`); one call per directive
     [[code PYTHON]]         call `code_interpreter` with exactly PYTHON
+    [[search QUERY]]        call `file_search` with QUERY (when that tool is offered)
     [[text SOME TEXT]]      answer exactly SOME TEXT
     [[long N]]              answer with N words
     [[slow S]]              S seconds between streamed chunks
@@ -13,7 +14,9 @@ as a test double. The reply is steered by `[[...]]` directives in the last user 
     [[quirk NAME ...]]      answer the way some real server does (several names, or several directives, combine)
 
 Without directives, a linear equation such as `3x + 11 = 14` is solved through `code_interpreter` when that tool is
-offered, tool results are summarised, and anything else is echoed back.
+offered, a question (text ending in `?`) is searched with `file_search` when that tool is offered, file_search results
+are answered by quoting the top result's first sentence followed by its citation marker (`【0:0†name】`), other tool
+results are summarised, and anything else is echoed back.
 
 The quirks (names in `quirks.py`) and what real servers they stand for:
 
@@ -53,6 +56,8 @@ from orchestrator.mockmodel import quirks as q
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
 
 CODE_INTERPRETER = "code_interpreter"
+FILE_SEARCH = "file_search"
+NOTHING_FOUND = "I found nothing about that in the attached files."
 GREETING = "Hello! How can I help you today?"
 ARGUMENT_FRAGMENT_CHARS = 10
 
@@ -61,7 +66,7 @@ _ID_CHARS = 24
 
 _NUMBER = r"(?:\d+(?:\.\d+)?|\.\d+)"
 _SECONDS = re.compile(rf"\s+({_NUMBER})\s*\]\]")
-_DIRECTIVE_START = re.compile(r"\[\[(error|call|code|text|long|slow|wait|quirk)(?=[\s\]])")
+_DIRECTIVE_START = re.compile(r"\[\[(error|call|code|text|long|slow|wait|quirk|search)(?=[\s\]])")
 _DIRECTIVE_BODY = {
     "error": re.compile(r"\s+([45]\d\d)\s*\]\]"),
     "long": re.compile(r"\s+(\d{1,6})\s*\]\]"),  # bounded so that a typo cannot exhaust memory
@@ -70,7 +75,11 @@ _DIRECTIVE_BODY = {
     # A single separator is consumed so that everything after it, surrounding spaces included, is the answer.
     "text": re.compile(r"(?:\s(.*?))?\]\]", re.DOTALL),
     "quirk": re.compile(r"\s+([a-z_]+(?:\s+[a-z_]+)*)\s*\]\]"),
+    "search": re.compile(r"\s+(.*?)\s*\]\]", re.DOTALL),
 }
+#: A file_search result as the executor shows it to the model: its marker on a line of its own, then its text.
+_SEARCH_RESULT = re.compile(r"^(【\d+:\d+†[^】\n]*】)[^\n]*\n(.*?)(?=\n\n【|\Z)", re.MULTILINE | re.DOTALL)
+_SENTENCE = re.compile(r".+?(?:[.!?](?=\s|$)|$)", re.DOTALL)
 _CALL_NAME = re.compile(r"\s+([A-Za-z0-9_-]{1,64})\s*")
 _CLOSE = re.compile(r"\s*\]\]")
 _JSON = json.JSONDecoder()
@@ -199,11 +208,14 @@ def decide(
 
     1. an `[[error]]` directive in the last user message;
     2. a `reject_*` quirk whose parameter the request carries: a 400 naming it;
-    3. the conversation ends with tool results: they are summarised (an equation's solution is verified), or with
-       `echo_assistant` the content of the assistant turn that made the calls is echoed;
+    3. the conversation ends with tool results: they are summarised (an equation's solution is verified, file_search
+       results are quoted with their citation marker), or with `echo_assistant` the content of the assistant turn
+       that made the calls is echoed;
     4. `[[call]]` directives naming offered tools (with `text_after_call`, text before and after them);
-    5. `code_interpreter` is offered: a `[[code]]` directive, else a linear equation in the user's text;
-    6. text: `[[text]]`, `[[long]]`, else the user's text echoed.
+    5. `file_search` is offered and a `[[search]]` directive asks for it;
+    6. `code_interpreter` is offered: a `[[code]]` directive, else a linear equation in the user's text;
+    7. `file_search` is offered and the user's text (directives aside) is a question, ending in `?`;
+    8. text: `[[text]]`, `[[long]]`, else the user's text echoed.
 
     Text longer than `max_tokens` words is cut to that many, with finish reason `length`; the `length` and
     `content_filter` quirks set that finish reason whatever the text.
@@ -451,14 +463,41 @@ def _function_names(tools: Sequence[Mapping[str, Any]]) -> set[str]:
 
 def _tool_calls(user_text: str, directives: Sequence[Directive], tool_names: set[str]) -> list[ToolCall]:
     calls = [(d.name, d.value) for d in directives if d.kind == "call" and d.name in tool_names]
+    if not calls and FILE_SEARCH in tool_names:
+        query = next((d.value for d in directives if d.kind == "search"), None)
+        if query:
+            calls = [(FILE_SEARCH, _compact({"query": query}))]
     if not calls and CODE_INTERPRETER in tool_names:
         code = next((d.value for d in directives if d.kind == "code"), None)
         equation = find_equation(user_text)
         if code is None and equation is not None:
             code = equation.solver_code()
         if code is not None:
-            calls = [(CODE_INTERPRETER, json.dumps({"code": code}, separators=(",", ":"), ensure_ascii=False))]
+            calls = [(CODE_INTERPRETER, _compact({"code": code}))]
+    if not calls and FILE_SEARCH in tool_names:
+        question = strip_directives(user_text, directives)
+        if question.endswith("?"):
+            calls = [(FILE_SEARCH, _compact({"query": question}))]
     return [ToolCall(tool_call_id(user_text, index), name, args) for index, (name, args) in enumerate(calls)]
+
+
+def _compact(arguments: dict[str, str]) -> str:
+    return json.dumps(arguments, separators=(",", ":"), ensure_ascii=False)
+
+
+def _search_answer(messages: Sequence[Mapping[str, Any]], outputs: Sequence[str]) -> str | None:
+    """The answer to file_search results: the top result's first sentence, cited with its marker."""
+    caller = _calling_assistant_message(messages) or {}
+    names = {(call.get("function") or {}).get("name") for call in caller.get("tool_calls") or []}
+    if FILE_SEARCH not in names:
+        return None
+    for output in outputs:
+        top = _SEARCH_RESULT.search(output)
+        if top is not None:
+            text = " ".join(top[2].split())
+            sentence = _SENTENCE.match(text)
+            return f"{sentence[0] if sentence else text} {top[1]}"
+    return NOTHING_FOUND
 
 
 def _tool_results_text(messages: Sequence[Mapping[str, Any]], user_text: str) -> str:
@@ -467,6 +506,9 @@ def _tool_results_text(messages: Sequence[Mapping[str, Any]], user_text: str) ->
         if message.get("role") != "tool":
             break
         outputs.insert(0, message_text(message))
+    searched = _search_answer(messages, outputs)
+    if searched is not None:
+        return searched
     equation = find_equation(user_text)
     if equation is not None:
         for output in outputs:

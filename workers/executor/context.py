@@ -9,6 +9,7 @@ import orjson
 
 from orchestrator.domain.models import JSON, Message, Run, RunStep
 from orchestrator.domain.tools import SERVER_TOOLS, chat_tool_choice, chat_tools
+from workers.executor.citations import Source, numbered_results, tool_output
 
 CHARS_PER_TOKEN = 4  # a tokenizer-free estimate; only used to truncate before the model reports real counts
 
@@ -25,8 +26,10 @@ def build_request(
         messages.append({"role": "system", "content": run.instructions})
     messages += truncate(run, [_chat_message(m) for m in history if m.run_id != run.id])
     own = {m.id: m for m in history if m.run_id == run.id}
+    # file_search results are numbered across the run, so the model's markers can be traced back (citations.py).
+    numbered = numbered_results(steps, step_turns or {})
     for group in _by_turn(steps, step_turns or {}):
-        messages += _turn_messages(group, own)
+        messages += _turn_messages(group, own, numbered)
     request: dict[str, Any] = {"model": run.model, "messages": messages}
     tools = chat_tools(run.tools)
     if tools:
@@ -75,7 +78,9 @@ def _by_turn(steps: list[RunStep], step_turns: dict[str, int]) -> list[list[RunS
     return list(groups.values())
 
 
-def _turn_messages(steps: list[RunStep], own: dict[str, Message]) -> list[dict[str, Any]]:
+def _turn_messages(
+    steps: list[RunStep], own: dict[str, Message], numbered: dict[str, list[Source]]
+) -> list[dict[str, Any]]:
     """One earlier completion as the model wrote it: its text (before and after its tool calls) beside the calls,
     then the calls' results. A turn without tool calls ended its run and is not sent again."""
     calls = [call for step in steps if step.type == "tool_calls" for call in step.tool_calls()]
@@ -89,7 +94,10 @@ def _turn_messages(steps: list[RunStep], own: dict[str, Message]) -> list[dict[s
     out: list[dict[str, Any]] = [
         {"role": "assistant", "content": text or None, "tool_calls": [_chat_call(call) for call in calls]}
     ]
-    out += [{"role": "tool", "tool_call_id": call["id"], "content": call_output(call)} for call in calls]
+    out += [
+        {"role": "tool", "tool_call_id": call["id"], "content": call_output(call, numbered.get(call["id"], []))}
+        for call in calls
+    ]
     return out
 
 
@@ -105,10 +113,13 @@ def _chat_call(call: JSON) -> dict[str, Any]:
     return {"id": call["id"], "type": "function", "function": {"name": name, "arguments": arguments}}
 
 
-def call_output(call: JSON) -> str:
+def call_output(call: JSON, sources: list[Source] | None = None) -> str:
+    """What the model reads as a call's result; file_search results come numbered, each under its marker."""
     kind = call["type"]
     if kind == "function":
         return str(call["function"].get("output") or "")
     if kind == "code_interpreter":
         return "".join(o.get("logs", "") for o in call["code_interpreter"].get("outputs", []) if o["type"] == "logs")
+    if kind == "file_search":
+        return tool_output(call["file_search"].get("query", ""), sources or [])
     return orjson.dumps(call.get(kind, {}).get("results", [])).decode()

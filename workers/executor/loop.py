@@ -18,6 +18,7 @@ import structlog
 from orchestrator import observe
 from orchestrator.domain.models import RequiredAction, Run, RunLastError, RunStep, Usage
 from orchestrator.domain.status import MessageStatus, RunStatus, StepStatus
+from orchestrator.domain.step_include import step_wire
 from orchestrator.domain.tools import SERVER_TOOLS
 from orchestrator.domain.transitions import RunEvent, apply
 from orchestrator.errors import ConcurrentUpdate, InvalidTransition, UpstreamError
@@ -26,11 +27,13 @@ from orchestrator.services.ledger import Change, RunLedger, new_token, now_s
 from orchestrator.store import RedisStore, RunRecord
 from orchestrator.store.keys import expiry_member
 from workers.executor.cancel import CancelWatcher
+from workers.executor.citations import Citations
 from workers.executor.context import build_request
 from workers.executor.interruptible import read_until_stopped
 from workers.executor.lease import LeaseKeeper
 from workers.executor.llm import ChatModel
 from workers.executor.turn import Turn
+from workers.tools.file_search.tool import search_request
 
 log = structlog.get_logger(__name__)
 
@@ -167,6 +170,7 @@ class RunExecutor:
             first_turn=record.turns == 0,
             created_s=record.created_s or run.created_at,
             number=record.turns,
+            citations=Citations.from_steps(steps, record.step_turns),
         )
         stop = threading.Event()
         if self.watcher is not None:
@@ -219,6 +223,11 @@ class RunExecutor:
                 "call_id": call.id,
                 "index": call.index,
                 "argument": call.server_argument(),
+                **(
+                    search_request(self.store, ledger.project, turn.run, call.server_argument())
+                    if call.type == "file_search"
+                    else {}
+                ),
             }
             for call in server_calls
         }
@@ -277,6 +286,9 @@ class RunExecutor:
                 return self._stop(ledger, holder, RunLastError(code="server_error", message=result["error"]))
             if result is not None and call["type"] == "code_interpreter":
                 call = {**call, "code_interpreter": {**call["code_interpreter"], "outputs": result["outputs"]}}
+            if result is not None and call["type"] == "file_search":
+                found = {"ranking_options": result.get("ranking_options"), "results": result.get("results", [])}
+                call = {**call, "file_search": {**call["file_search"], **found}}
             calls.append(call)
         step = step.model_copy(update={"step_details": {"type": "tool_calls", "tool_calls": calls}})
         if any(c["type"] == "function" and c["function"].get("output") is None for c in calls):
@@ -286,7 +298,8 @@ class RunExecutor:
             guards=_held(holder),
             fields={"open_step": "", "awaiting": "0", "parked_step": ""},
             docs=[step],
-            events=[("thread.run.step.completed", step.wire())],
+            # The event log is shared by every client, so result content stays out of it (include[] is per request).
+            events=[("thread.run.step.completed", step_wire(step))],
         )
         ledger.commit(None, None, change)
         return None

@@ -14,6 +14,7 @@ from orchestrator.domain.status import MessageStatus, StepStatus
 from orchestrator.domain.tools import SERVER_TOOLS, call_type
 from orchestrator.errors import UpstreamError
 from orchestrator.services.ledger import Change, RunLedger, now_s
+from workers.executor.citations import Citations, CitationScanner
 from workers.executor.llm import Finish, Piece, TextPiece, ToolCallPiece
 
 log = structlog.get_logger(__name__)
@@ -56,6 +57,9 @@ class Turn:
     #: Tool calls whose name has not arrived yet (upstream index -> id and arguments so far): their kind, and so
     #: where they run, is only known with the name.
     unnamed: dict[int, ToolCallPiece] = field(default_factory=dict)
+    #: The file_search results this run's answers may cite; their markers become `file_citation` annotations.
+    citations: Citations | None = None
+    scanner: CitationScanner | None = None
 
     def feed(self, piece: Piece) -> None:
         if isinstance(piece, TextPiece):
@@ -81,6 +85,9 @@ class Turn:
         if not self.text:
             part["text"]["annotations"] = []
         self.text += text
+        cited = self.scanner.scan(self.text) if self.scanner is not None else []
+        if cited:
+            part["text"]["annotations"] = cited
         self._emit(
             "thread.message.delta",
             {"id": self.message.id, "object": "thread.message.delta", "delta": {"content": [part]}},
@@ -93,6 +100,7 @@ class Turn:
 
     def _open_message(self) -> None:
         self.text = ""
+        self.scanner = self.citations.scanner() if self.citations else None
         now = now_s()
         run = self.run
         self.message = Message(
@@ -143,7 +151,8 @@ class Turn:
         return change
 
     def _content(self) -> list[JSON]:
-        return [{"type": "text", "text": {"value": self.text, "annotations": []}}]
+        annotations = self.citations.annotations(self.text) if self.citations else []
+        return [{"type": "text", "text": {"value": self.text, "annotations": annotations}}]
 
     # -- tool calls ------------------------------------------------------------------------------------------
 

@@ -1,0 +1,148 @@
+"""A run that searches files, without Celery: the payload the executor sends, the step's results, the model's view of
+them, and the answer's citations (streamed and completed). The search itself is a stand-in here; the e2e tests use
+the real one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from orchestrator.domain.models import JSON, Assistant, Thread
+from orchestrator.domain.requests import RunCreate
+from orchestrator.domain.step_include import SEARCH_RESULT_CONTENT, step_wire
+from orchestrator.services import runs
+from orchestrator.services.ledger import now_s
+from orchestrator.store import RedisStore
+from tests.support import RecordingDispatcher, ScriptedModel, call_turn, text_turn
+from workers.executor.loop import RunExecutor
+from workers.tools.file_search.tool import run_search
+from workers.tools.results import record_result
+
+GUIDE = "The rooftop garden opens at 7 am. It closes at dusk."
+
+
+@dataclass(frozen=True)
+class Hit:
+    file_id: str
+    filename: str
+    score: float
+    text: str
+
+    def wire(self, include_content: bool) -> JSON:
+        found: JSON = {"file_id": self.file_id, "file_name": self.filename, "score": self.score}
+        if include_content:
+            found["content"] = [{"type": "text", "text": self.text}]
+        return found
+
+
+@dataclass
+class FakeSearch:
+    calls: list[tuple[list[str], str, int, Any]]
+
+    def __call__(
+        self,
+        store: RedisStore,
+        project: str,
+        vector_store_ids: list[str],
+        query: str,
+        *,
+        max_num_results: int = 20,
+        ranking_options: dict[str, Any] | None = None,
+    ) -> list[Any]:
+        self.calls.append((vector_store_ids, query, max_num_results, ranking_options))
+        return [Hit("file-guide", "guide.md", 0.9, GUIDE), Hit("file-faq", "faq.txt", 0.2, "Parking is free.")]
+
+
+def put(store: RedisStore, key: str, doc: Any, index: str) -> None:
+    store.put_indexed([(key, doc)], [(index, doc.id)])
+
+
+def start(store: RedisStore, dispatcher: RecordingDispatcher) -> tuple[str, str]:
+    """A run whose assistant and thread each name a vector store (stored directly: validation is the API's job)."""
+    tool = {"type": "file_search", "file_search": {"max_num_results": 5, "ranking_options": {"score_threshold": 0.1}}}
+    assistant = Assistant(
+        id="asst_fs",
+        created_at=now_s(),
+        model="gpt-4o",
+        tools=[tool],
+        tool_resources={"file_search": {"vector_store_ids": ["vs_assistant"]}},
+    )
+    thread = Thread(
+        id="thread_fs", created_at=now_s(), tool_resources={"file_search": {"vector_store_ids": ["vs_thread"]}}
+    )
+    put(store, store.keys.assistant("p", assistant.id), assistant, store.keys.assistants("p"))
+    store.put_indexed([(store.keys.thread("p", thread.id), thread)], [])
+    started = runs.create_run(store, dispatcher, "p", thread.id, RunCreate(assistant_id=assistant.id), expiry_s=600)
+    return thread.id, started.run.id
+
+
+def execute(store: RedisStore, dispatcher: RecordingDispatcher, model: ScriptedModel) -> str:
+    project, thread_id, run_id, token = dispatcher.runs[-1]
+    return RunExecutor(store, model, dispatcher, max_turns=4).execute(project, thread_id, run_id, token)
+
+
+def test_a_search_is_recorded_on_its_step_shown_to_the_model_and_cited(
+    store: RedisStore, dispatcher: RecordingDispatcher
+) -> None:
+    thread_id, run_id = start(store, dispatcher)
+    # The marker arrives split over three pieces, as a model's tokens would cut it.
+    answer = text_turn("It opens at 7 am ", "【0:", "0†guide.md】", ".")
+    model = ScriptedModel([call_turn(("file_search", '{"query": "opening hours"}')), answer])
+    assert execute(store, dispatcher, model) == "awaiting_tools"
+
+    ((tool, payload),) = dispatcher.tools
+    assert tool == "file_search"
+    assert payload["query"] == "opening hours"
+    assert payload["vector_store_ids"] == ["vs_assistant", "vs_thread"]
+    assert payload["max_num_results"] == 5
+    assert payload["ranking_options"] == {"ranker": "auto", "score_threshold": 0.1}
+
+    search = FakeSearch([])
+    result = run_search(store, payload, search)
+    assert search.calls == [(["vs_assistant", "vs_thread"], "opening hours", 5, payload["ranking_options"])]
+    assert record_result(store, dispatcher, payload, result, "file_search") == "dispatch"
+    assert execute(store, dispatcher, model) == "completed"
+
+    # The model's second turn read the results under their markers.
+    tool_message = model.requests[1]["messages"][-1]
+    assert tool_message["role"] == "tool" and "【0:0†guide.md】 (score 0.900)\n" + GUIDE in tool_message["content"]
+    assert "【0:1†faq.txt】" in tool_message["content"]
+
+    step = store.get_steps("p", thread_id, store.all_ids(store.keys.steps("p", thread_id, run_id)))[0]
+    found = step.tool_calls()[0]["file_search"]
+    assert found["ranking_options"] == {"ranker": "auto", "score_threshold": 0.1}
+    assert [r["file_id"] for r in found["results"]] == ["file-guide", "file-faq"]
+    assert found["results"][0]["content"] == [{"type": "text", "text": GUIDE}]
+    assert "content" not in step_wire(step)["step_details"]["tool_calls"][0]["file_search"]["results"][0]
+    assert step_wire(step, [SEARCH_RESULT_CONTENT]) == step.wire()
+
+    logged = [(e.event, orjson.loads(e.data)) for e in store.events("p", thread_id, run_id)]
+    completed_steps = [d for name, d in logged if name == "thread.run.step.completed" and d["type"] == "tool_calls"]
+    assert "content" not in completed_steps[0]["step_details"]["tool_calls"][0]["file_search"]["results"][0]
+
+    text = "It opens at 7 am 【0:0†guide.md】."
+    citation = {
+        "type": "file_citation",
+        "text": "【0:0†guide.md】",
+        "start_index": 17,
+        "end_index": 31,
+        "file_citation": {"file_id": "file-guide", "quote": "The rooftop garden opens at 7 am."},
+    }
+    assert text[17:31] == "【0:0†guide.md】"
+    deltas = [d["delta"]["content"][0]["text"] for name, d in logged if name == "thread.message.delta"]
+    assert [d.get("annotations") for d in deltas] == [[], None, [{"index": 0, **citation}], None]
+    (completed,) = [d for name, d in logged if name == "thread.message.completed"]
+    assert completed["content"] == [{"type": "text", "text": {"value": text, "annotations": [citation]}}]
+
+
+def test_a_run_without_vector_stores_searches_nothing(store: RedisStore, dispatcher: RecordingDispatcher) -> None:
+    payload = {"project": "p", "query": "q", "vector_store_ids": [], "max_num_results": 3}
+    search = FakeSearch([])
+    assert run_search(store, payload, search) == {
+        "outputs": [],
+        "ranking_options": {"ranker": "auto", "score_threshold": 0.0},
+        "results": [],
+    }
+    assert search.calls == []

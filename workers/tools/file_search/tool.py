@@ -1,0 +1,84 @@
+"""The file_search tool call: what the executor sends with it, and what the pool's task records for it.
+
+The executor reads the run's options once, when it parks the run (`search_request`); the task only searches
+(`run_search`), so a redelivered task searches the same stores with the same options.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from orchestrator.domain.models import JSON, Run
+from orchestrator.store import RedisStore
+
+#: OpenAI's defaults for a file_search tool without options (gpt-4 class models).
+DEFAULT_MAX_NUM_RESULTS = 20
+DEFAULT_RANKING_OPTIONS: JSON = {"ranker": "auto", "score_threshold": 0.0}
+
+
+class Hit(Protocol):
+    def wire(self, include_content: bool) -> JSON: ...
+
+
+class Searcher(Protocol):
+    def __call__(
+        self,
+        store: RedisStore,
+        project: str,
+        vector_store_ids: list[str],
+        query: str,
+        *,
+        max_num_results: int = ...,
+        ranking_options: dict[str, Any] | None = ...,
+    ) -> list[Any]: ...
+
+
+def search_request(store: RedisStore, project: str, run: Run, query: str) -> dict[str, Any]:
+    """The payload fields of a file_search call: the query, the stores it may read and the run's tool options."""
+    tool = next((t for t in run.tools if t.get("type") == "file_search"), {})
+    options = tool.get("file_search") or {}
+    return {
+        "query": query,
+        "vector_store_ids": vector_store_ids(store, project, run),
+        "max_num_results": options.get("max_num_results") or DEFAULT_MAX_NUM_RESULTS,
+        "ranking_options": {**DEFAULT_RANKING_OPTIONS, **(options.get("ranking_options") or {})},
+    }
+
+
+def vector_store_ids(store: RedisStore, project: str, run: Run) -> list[str]:
+    """The run's own tool_resources, then the assistant's, then the thread's (its attachment store included).
+
+    Read when the model searches rather than when the run was created, so files attached to the thread's own
+    store since then are searched too, as OpenAI did.
+    """
+    holders: list[JSON] = [run.tool_resources]
+    assistant = store.get_assistant(project, run.assistant_id)
+    if assistant is not None:
+        holders.append(assistant.tool_resources)
+    thread = store.get_thread(project, run.thread_id)
+    if thread is not None:
+        holders.append(thread.tool_resources)
+    ids: list[str] = []
+    for resources in holders:
+        for store_id in (resources.get("file_search") or {}).get("vector_store_ids") or []:
+            if store_id not in ids:
+                ids.append(store_id)
+    return ids
+
+
+def run_search(store: RedisStore, payload: dict[str, Any], search: Searcher) -> JSON:
+    """The call's result as the step records it: every hit with its content (the API hides it unless asked)."""
+    ranking_options = payload.get("ranking_options") or DEFAULT_RANKING_OPTIONS
+    ids = list(payload.get("vector_store_ids") or [])
+    hits: list[Hit] = []
+    if ids:
+        hits = search(
+            store,
+            payload["project"],
+            ids,
+            payload.get("query", payload.get("argument", "")),
+            max_num_results=int(payload.get("max_num_results") or DEFAULT_MAX_NUM_RESULTS),
+            ranking_options=ranking_options,
+        )
+    # `outputs` stays empty: results.py streams outputs as code_interpreter deltas, which file_search has none of.
+    return {"outputs": [], "ranking_options": ranking_options, "results": [hit.wire(True) for hit in hits]}
