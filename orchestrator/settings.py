@@ -81,6 +81,24 @@ class Settings(BaseSettings):
         "127.0.0.1",
         description="Address worker pools and the sweeper bind /metrics to (`up`: its --host; containers: 0.0.0.0).",
     )
+    files_backend: Literal["local", "s3"] = Field(
+        "local", description="Where uploaded files' bytes live: `local` (a directory) or `s3` (a bucket)."
+    )
+    files_dir: str = Field(
+        ".orchestrator/files",
+        description="The local backend's directory; every API and worker process must see the same one.",
+    )
+    s3_bucket: str = Field("", description="The s3 backend's bucket (credentials: the standard AWS_* variables).")
+    s3_endpoint_url: str | None = Field(None, description="An S3-compatible endpoint (MinIO, Ceph...); None: AWS.")
+    s3_region: str | None = Field(None, description="The bucket's region.")
+    # OpenAI allows 512 MB. Every reader holds a file whole (storage passes bytes, ingestion parses the whole
+    # document, the sandbox gets a copy), so the default bounds what one upload costs a process in memory.
+    max_file_bytes: int = Field(64 * 1024 * 1024, gt=0, description="Largest file POST /v1/files accepts (413).")
+    models: str = Field(
+        "",
+        description="Comma-separated ids GET /v1/models lists; default: what the upstream lists plus the models "
+        "the project's assistants use.",
+    )
     log_level: str = Field("INFO", description="Log level of every process.")
     log_json: bool | None = Field(None, description="JSON log lines; default: JSON unless stderr is a TTY.")
 

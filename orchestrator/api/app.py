@@ -21,12 +21,14 @@ from orchestrator.api import errors, limits, openapi
 from orchestrator.api.body_limit import BodyLimit
 from orchestrator.api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from orchestrator.api.responses import OrjsonResponse
-from orchestrator.api.routes import assistants, events, runs, threads
+from orchestrator.api.routes import assistants, events, files, models, runs, threads
 from orchestrator.api.routes import health as health_routes
 from orchestrator.auth.authenticator import Authenticator
 from orchestrator.auth.ratelimit import TokenBucket
 from orchestrator.bus.redis_bus import RunEventBus
+from orchestrator.files.storage import storage_from_settings
 from orchestrator.services.dispatch import CeleryDispatcher, Dispatcher, make_producer
+from orchestrator.services.models import ModelCatalog
 from orchestrator.settings import Settings
 from orchestrator.store import Keys, RedisStore
 
@@ -78,6 +80,8 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Fast
             max_active_runs=settings.max_active_runs,
         )
         app.state.aredis = aclient
+        app.state.storage = storage_from_settings(settings)
+        app.state.models = ModelCatalog(settings)
         producer = make_producer(settings.celery_broker_url, settings.celery_transport_options())
         app.state.dispatcher = dispatcher or CeleryDispatcher(producer)
         app.state.bus = RunEventBus(aclient, keys.run_channel(""))
@@ -95,13 +99,19 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Fast
     # Runs before threads: `POST /v1/threads/runs` (create and run) must not match `POST /v1/threads/{thread_id}`.
     for module in (assistants, runs, events, threads):
         app.include_router(module.router)
+    app.include_router(files.router)
+    app.include_router(models.router)
 
     app.include_router(health_routes.router)
     openapi.install(app)
     # Inside the request context below, so a replayed response carries a request id and is counted.
     app.add_middleware(IdempotencyMiddleware)
     # Outside every middleware that may read the body, inside the one that turns the unexpected into a 500.
-    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_request_bytes,
+        larger={"/v1/files": files.upload_limit(settings.max_file_bytes)},
+    )
     app.add_middleware(errors.ServerErrors)
 
     @app.middleware("http")

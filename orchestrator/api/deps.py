@@ -12,6 +12,7 @@ from orchestrator.api import idempotency
 from orchestrator.auth.authenticator import Authenticator, Principal
 from orchestrator.auth.ratelimit import TokenBucket
 from orchestrator.errors import InvalidRequest, LimitExceeded, Unauthenticated
+from orchestrator.files.storage import Storage
 from orchestrator.services.dispatch import Dispatcher
 from orchestrator.settings import Settings
 from orchestrator.store import RedisStore
@@ -30,6 +31,11 @@ def _settings(request: Request) -> Settings:
 def _store(request: Request) -> RedisStore:
     store: RedisStore = request.app.state.store
     return store
+
+
+def _storage(request: Request) -> Storage:
+    storage: Storage = request.app.state.storage
+    return storage
 
 
 def _dispatcher(request: Request) -> Dispatcher:
@@ -62,6 +68,11 @@ async def _principal(request: Request) -> Principal:
     return principal
 
 
+def _project(principal: Annotated[Principal, Depends(_principal)]) -> str:
+    """The caller's project on routes OpenAI serves without the OpenAI-Beta header (files, models)."""
+    return principal.project
+
+
 def _beta(request: Request, principal: Annotated[Principal, Depends(_principal)]) -> str:
     if "assistants=v2" not in request.headers.get("openai-beta", ""):
         raise InvalidRequest(BETA_MESSAGE, code="invalid_beta")
@@ -80,7 +91,10 @@ async def _idempotent(request: Request, project: Annotated[str, Depends(_beta)])
 SettingsDep = Annotated[Settings, Depends(_settings)]
 StoreDep = Annotated[RedisStore, Depends(_store)]
 DispatcherDep = Annotated[Dispatcher, Depends(_dispatcher)]
+StorageDep = Annotated[Storage, Depends(_storage)]
 ProjectDep = Annotated[str, Depends(_idempotent)]
+#: No Idempotency-Key handling: it would buffer a whole upload to compare bodies.
+OpenProjectDep = Annotated[str, Depends(_project)]
 
 
 @dataclass(frozen=True)

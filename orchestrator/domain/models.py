@@ -148,5 +148,17 @@ class RunStep(Frozen):
         return calls
 
 
+class FileObject(Frozen):
+    id: str
+    object: Literal["file"] = "file"
+    bytes: int
+    created_at: int
+    filename: str
+    purpose: str
+    status: Literal["uploaded", "processed", "error"] = "processed"
+    status_details: str | None = None
+    expires_at: int | None = None
+
+
 def deleted(object_id: str, kind: str) -> JSON:
     return {"id": object_id, "object": kind, "deleted": True}

@@ -21,6 +21,16 @@ class Keys:
     def assistants(self, project: str) -> str:
         return f"{self.prefix}:p:{project}:assistants"
 
+    def file(self, project: str, file_id: str) -> str:
+        return f"{self.prefix}:p:{project}:file:{file_id}"
+
+    def files(self, project: str) -> str:
+        return f"{self.prefix}:p:{project}:files"
+
+    def files_by_purpose(self, project: str, purpose: str) -> str:
+        """The project's files of one purpose, so `GET /files?purpose=` pages without filtering."""
+        return f"{self.prefix}:p:{project}:files:{purpose}"
+
     def thread(self, project: str, thread_id: str) -> str:
         return f"{self.prefix}:p:{project}:{{{thread_id}}}:thread"
 

@@ -11,7 +11,7 @@ import redis
 from pydantic import BaseModel
 
 from orchestrator import observe
-from orchestrator.domain.models import Assistant, Message, Run, RunStep, Thread, Usage
+from orchestrator.domain.models import Assistant, FileObject, Message, Run, RunStep, Thread, Usage
 from orchestrator.errors import ConcurrentUpdate, ThreadBusy, TooManyActiveRuns
 from orchestrator.store.commit import Commit, CommitResult
 from orchestrator.store.keys import Keys, expiry_member
@@ -153,6 +153,16 @@ class RedisStore:
 
     def get_assistants(self, project: str, ids: Sequence[str]) -> list[Assistant]:
         return self._get_many([self.keys.assistant(project, i) for i in ids], Assistant)
+
+    def get_file(self, project: str, file_id: str) -> FileObject | None:
+        return self._get(self.keys.file(project, file_id), FileObject)
+
+    def get_files(self, project: str, ids: Sequence[str]) -> list[FileObject | None]:
+        """One entry per id, None where there is no such file (callers name the missing one)."""
+        if not ids:
+            return []
+        raw = self.client.mget([self.keys.file(project, i) for i in ids])
+        return [None if value is None else FileObject.model_validate_json(value) for value in raw]
 
     def get_thread(self, project: str, thread_id: str) -> Thread | None:
         return self._get(self.keys.thread(project, thread_id), Thread)

@@ -36,7 +36,11 @@ def test_bubblewrap_comes_from_debian_packages() -> None:
 
 
 def test_the_project_is_pip_installed() -> None:
-    assert any(re.search(r"\bpip install \.(\s|$)", run) for run in _all("RUN"))
+    assert any(re.search(r"\bpip install '?\.(\[[\w,]+\])?'?(\s|$)", run) for run in _all("RUN"))
+
+
+def test_the_image_can_keep_files_in_a_bucket() -> None:
+    assert any(re.search(r"\bpip install '\.\[s3\]'", run) for run in _all("RUN"))
 
 
 def test_copied_sources_exist() -> None:
