@@ -216,6 +216,8 @@ def _run(options: UpOptions, supervisor: Supervisor, say: Callable[[str], None])
     # One terminal shows every process: keep it to warnings unless the operator asked for more.
     env.setdefault("ORCH_LOG_LEVEL", "WARNING")
     env.setdefault("ORCH_METRICS_HOST", options.host)
+    # Uploaded files beside the stack's other data; absolute, so every child finds the same directory.
+    env.setdefault("ORCH_FILES_DIR", str((options.data_dir / "files").resolve()))
     env["ORCH_API_KEYS"] = options.api_keys
     redis_url = options.redis_url or os.environ.get("ORCH_REDIS_URL")
     if not redis_url:

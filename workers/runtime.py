@@ -8,6 +8,7 @@ from functools import cached_property
 import redis
 from celery import Celery
 
+from orchestrator.files.storage import Storage, storage_from_settings
 from orchestrator.services.dispatch import CeleryDispatcher
 from orchestrator.settings import Settings
 from orchestrator.store import Keys, RedisStore
@@ -36,6 +37,11 @@ class Runtime:
             event_log_ttl_s=s.event_log_ttl_s,
             resend_after_s=s.task_resend_after_s,
         )
+
+    @cached_property
+    def storage(self) -> Storage:
+        """Where uploaded files' bytes live; the same place the API writes them."""
+        return storage_from_settings(self.settings)
 
     @cached_property
     def dispatcher(self) -> CeleryDispatcher:

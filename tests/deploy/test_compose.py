@@ -224,3 +224,11 @@ def test_the_seccomp_profile_lets_bubblewrap_build_the_sandbox_and_denies_the_re
         denied |= set(rule["names"])
     assert not denied & SANDBOX_SYSCALLS
     assert denied >= MUST_DENY
+
+
+def test_api_and_pools_share_the_files_volume(compose: Any, services: dict[str, Any]) -> None:
+    """Uploaded files written by the API are read by the pools: one named volume at ORCH_FILES_DIR in each."""
+    assert "files" in compose["volumes"]
+    for name in ("api", "worker-runs", "worker-code-interpreter", "worker-file-search"):
+        service = services[name]
+        assert f"files:{service['environment']['ORCH_FILES_DIR']}" in service["volumes"], name

@@ -169,7 +169,7 @@ def test_settings_and_secrets_are_wired() -> None:
     fields = {f"ORCH_{field.upper()}" for field in Settings.model_fields}
     assert set(config) <= fields, f"not settings: {set(config) - fields}"
     secret = _of_kind("Secret")["orchestrator-secrets"]["stringData"]
-    assert set(secret) == {"ORCH_API_KEYS", "ORCH_MODEL_API_KEY"}
+    assert set(secret) == {"ORCH_API_KEYS", "ORCH_MODEL_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
     assert set(secret) & set(config) == set()
     for name, deployment in _of_kind("Deployment").items():
         container = _container(deployment)
@@ -181,6 +181,16 @@ def test_settings_and_secrets_are_wired() -> None:
                 assert ref["key"] in secret, name
     assert "ORCH_API_KEYS" in _env(_container(_of_kind("Deployment")["api"]))
     assert "ORCH_MODEL_API_KEY" in _env(_container(_of_kind("Deployment")["worker-runs"]))
+
+
+
+def test_every_process_that_reads_files_reaches_the_bucket() -> None:
+    config = _of_kind("ConfigMap")["orchestrator-config"]["data"]
+    assert config["ORCH_FILES_BACKEND"] == "s3" and config["ORCH_S3_BUCKET"]
+    for name in ("api", "worker-runs", "worker-code-interpreter", "worker-file-search"):
+        env = _env(_container(_of_kind("Deployment")[name]))
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            assert env[key]["secretKeyRef"]["key"] == key, name
 
 
 # --- KEDA (a CRD: no schema in kubernetes-validate, so its required fields are checked here) -------------------
