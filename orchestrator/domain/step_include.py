@@ -8,7 +8,6 @@ from orchestrator.domain.models import JSON, RunStep
 
 #: The one `include[]` value OpenAI accepts on run steps (and run creation).
 SEARCH_RESULT_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
-INCLUDABLE = frozenset({SEARCH_RESULT_CONTENT})
 
 
 def step_wire(step: RunStep, include: Collection[str] = ()) -> JSON:
@@ -16,8 +15,12 @@ def step_wire(step: RunStep, include: Collection[str] = ()) -> JSON:
 
     Steps are stored with the content (the model's next turn and the citations need it), so it is removed here.
     """
-    wire = step.wire()
-    if SEARCH_RESULT_CONTENT in include or step.type != "tool_calls":
+    return included(step.wire(), include)
+
+
+def included(wire: JSON, include: Collection[str] = ()) -> JSON:
+    """`step_wire` on a step already in its wire form (changed in place, and returned)."""
+    if SEARCH_RESULT_CONTENT in include or wire.get("type") != "tool_calls":
         return wire
     for call in wire["step_details"].get("tool_calls", []):
         if call.get("type") == "file_search":

@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from orchestrator.api.deps import DispatcherDep, PagingDep, ProjectDep, SettingsDep, StoreDep
 from orchestrator.api.listing import list_page
 from orchestrator.api.sse import stream_run
 from orchestrator.domain.requests import MetadataUpdate, RunCreate, ThreadAndRunCreate, ToolOutputsSubmit
+from orchestrator.domain.step_include import SEARCH_RESULT_CONTENT, included, step_wire
+from orchestrator.errors import InvalidRequest
 from orchestrator.services import runs, threads
 
 router = APIRouter(prefix="/v1/threads", tags=["runs"])
+
+
+#: Documented as an enum, checked here so that the error names `include` as OpenAI's does.
+_INCLUDE_QUERY = Query(
+    alias="include[]", json_schema_extra={"items": {"type": "string", "enum": [SEARCH_RESULT_CONTENT]}}
+)
+
+
+def _include(include: Annotated[list[str] | None, _INCLUDE_QUERY] = None) -> frozenset[str]:
+    """`include[]` on run steps: only file_search result content can be asked for, as on OpenAI."""
+    for value in include or []:
+        if value != SEARCH_RESULT_CONTENT:
+            raise InvalidRequest(
+                f"Invalid value: '{value}'. Supported values are: '{SEARCH_RESULT_CONTENT}'.", param="include"
+            )
+    return frozenset(include or [])
+
+
+IncludeDep = Annotated[frozenset[str], Depends(_include)]
 
 
 @router.post("/runs", response_model=None)
@@ -91,16 +112,22 @@ def submit_tool_outputs(
 
 
 @router.get("/{thread_id}/runs/{run_id}/steps")
-def list_steps(thread_id: str, run_id: str, store: StoreDep, project: ProjectDep, paging: PagingDep) -> dict[str, Any]:
+def list_steps(
+    thread_id: str, run_id: str, store: StoreDep, project: ProjectDep, paging: PagingDep, include: IncludeDep
+) -> dict[str, Any]:
     runs.get_run(store, project, thread_id, run_id)
-    return list_page(
+    page = list_page(
         store,
         store.keys.steps(project, thread_id, run_id),
         paging,
         lambda ids: store.get_steps(project, thread_id, ids),
     )
+    page["data"] = [included(step, include) for step in page["data"]]
+    return page
 
 
 @router.get("/{thread_id}/runs/{run_id}/steps/{step_id}")
-def get_step(thread_id: str, run_id: str, step_id: str, store: StoreDep, project: ProjectDep) -> dict[str, Any]:
-    return runs.get_step(store, project, thread_id, run_id, step_id).wire()
+def get_step(
+    thread_id: str, run_id: str, step_id: str, store: StoreDep, project: ProjectDep, include: IncludeDep
+) -> dict[str, Any]:
+    return step_wire(runs.get_step(store, project, thread_id, run_id, step_id), include)
