@@ -74,6 +74,15 @@ class Settings(BaseSettings):
         "`unsafe` runs it as a plain child of the worker (its uid, network and files), for trusted code only.",
     )
     code_sandbox_bwrap: str = Field("bwrap", description="The bubblewrap binary: a name on PATH or a path.")
+    code_session_idle_s: int = Field(
+        1800, gt=0, description="A thread's code_interpreter session (variables, files) ends after this idle time."
+    )
+    code_session_max_cells: int = Field(
+        50, gt=0, description="Cells a code session replays at most; the next one starts a fresh session."
+    )
+    code_session_replay_s: float = Field(
+        60.0, gt=0, description="Time a code session's replay may take; past it the call starts a fresh session."
+    )
     metrics_port: int | None = Field(
         None, description="Port a worker pool or the sweeper serves /metrics on (the API serves it on its own port)."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,9 @@ from orchestrator.services.dispatch import EXECUTE_RUN_TASK, RUNS_QUEUE, tool_ta
 from orchestrator.settings import Settings
 from workers.runtime import Runtime
 from workers.tools.claim import run_claimed
-from workers.tools.code_interpreter.tasks import execute_code, limits_from
+from workers.tools.code_interpreter.session import SessionStore
+from workers.tools.code_interpreter.tasks import code_call, limits_from, run_call
+from workers.tools.code_interpreter.tool import ProjectFiles
 from workers.tools.file_search.search import search
 from workers.tools.results import record_result
 
@@ -75,13 +78,20 @@ def make_celery(settings: Settings) -> Celery:
             return "skipped"
         return record_result(runtime.store, runtime.dispatcher, payload, result, tool)
 
+    @functools.cache
+    def code_sessions() -> SessionStore:
+        return SessionStore(runtime.redis, runtime.store.keys, settings.code_session_idle_s)
+
+    def code_files(payload: dict[str, Any]) -> ProjectFiles:
+        return ProjectFiles(runtime.store, runtime.storage, payload["project"])
+
     @app.task(name=tool_task_name("code_interpreter"), bind=True, **_RETRY_WHILE_REDIS_IS_AWAY)
     def code_interpreter(task: Any, payload: dict[str, Any]) -> str:
         with _tool_context(task, payload):
             return execute_tool(
                 payload,
                 "code_interpreter",
-                lambda: execute_code(payload["argument"], limits_from(settings)),
+                lambda: run_call(code_call(payload), limits_from(settings), code_files(payload), code_sessions()),
                 lambda result: "ok" if result.get("exit_code") == 0 else "code_error",
             )
 

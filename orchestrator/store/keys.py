@@ -81,6 +81,18 @@ class Keys:
         """Hash call id -> the task payload a server-side tool call was sent with, so it can be sent again."""
         return f"{self.prefix}:p:{project}:{{{thread_id}}}:step:{step_id}:payloads"
 
+    def code_cells(self, project: str, thread_id: str) -> str:
+        """List: the thread's code_interpreter session, the cells replayed into a fresh interpreter (session.py)."""
+        return f"{self.prefix}:p:{project}:{{{thread_id}}}:code:cells"
+
+    def code_inputs(self, project: str, thread_id: str) -> str:
+        """Hash name -> file id: the input files the thread's code session has seeded into /mnt/data."""
+        return f"{self.prefix}:p:{project}:{{{thread_id}}}:code:inputs"
+
+    def code_files(self, project: str, thread_id: str) -> str:
+        """Hash `sandbox:/mnt/data/<path>` -> file id: the files of the thread's code session, for file_path links."""
+        return f"{self.prefix}:p:{project}:{{{thread_id}}}:code:files"
+
     def run_channel(self, run_id: str) -> str:
         return f"{self.prefix}:events:{run_id}"
 

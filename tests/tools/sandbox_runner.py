@@ -18,4 +18,6 @@ sandbox = BubblewrapSandbox(python=sys.executable)
 if sandbox.unavailable_reason is not None:
     print(json.dumps({"unavailable": sandbox.unavailable_reason}))
 else:
-    print(json.dumps(dataclasses.asdict(sandbox.run(request["code"], SandboxLimits(**request["limits"])))), flush=True)
+    result = dataclasses.asdict(sandbox.run(request["code"], SandboxLimits(**request["limits"])))
+    del result["returned"]  # bytes, and empty without a job
+    print(json.dumps(result), flush=True)

@@ -21,7 +21,7 @@ from workers.tools.code_interpreter.sandbox import (
     UnsafeSandbox,
 )
 
-SAFE_ENV = {"PATH", "HOME", "LANG", "PYTHONDONTWRITEBYTECODE", "MPLBACKEND"}
+SAFE_ENV = {"PATH", "HOME", "LANG", "PYTHONDONTWRITEBYTECODE", "MPLBACKEND", "MPLCONFIGDIR", "XDG_CACHE_HOME"}
 
 
 @pytest.fixture(params=["bubblewrap", "unsafe"])

@@ -11,12 +11,13 @@ import os
 import socket
 import threading
 import time
+from typing import Any
 
 import orjson
 import structlog
 
 from orchestrator import observe
-from orchestrator.domain.models import RequiredAction, Run, RunLastError, RunStep, Usage
+from orchestrator.domain.models import Message, RequiredAction, Run, RunLastError, RunStep, Usage
 from orchestrator.domain.status import MessageStatus, RunStatus, StepStatus
 from orchestrator.domain.step_include import step_wire
 from orchestrator.domain.tools import SERVER_TOOLS
@@ -33,6 +34,8 @@ from workers.executor.interruptible import read_until_stopped
 from workers.executor.lease import LeaseKeeper
 from workers.executor.llm import ChatModel
 from workers.executor.turn import Turn
+from workers.tools.code_interpreter.session import sandbox_files
+from workers.tools.code_interpreter.tool import code_request, run_images
 from workers.tools.file_search.tool import search_request
 
 log = structlog.get_logger(__name__)
@@ -171,6 +174,7 @@ class RunExecutor:
             created_s=record.created_s or run.created_at,
             number=record.turns,
             citations=Citations.from_steps(steps, record.step_turns),
+            **_code_outputs(self.store, p, run, steps, history),
         )
         stop = threading.Event()
         if self.watcher is not None:
@@ -213,6 +217,12 @@ class RunExecutor:
         server_calls = [c for c in turn.calls.values() if c.type in SERVER_TOOLS]
         if not server_calls:
             return self._require_action(ledger, step, holder, bookkeeping)
+        # The input files for /mnt/data, read once for all of this turn's code calls.
+        code_inputs = (
+            code_request(self.store, ledger.project, turn.run)
+            if any(c.type == "code_interpreter" for c in server_calls)
+            else {}
+        )
         payloads = {
             call.id: {
                 "assistant_id": turn.run.assistant_id,
@@ -228,6 +238,7 @@ class RunExecutor:
                     if call.type == "file_search"
                     else {}
                 ),
+                **(code_inputs if call.type == "code_interpreter" else {}),
             }
             for call in server_calls
         }
@@ -383,6 +394,19 @@ _CUT_SHORT = {
 
 #: Outcomes after which nobody owes the run work: finished, or waiting on the client.
 _NOTHING_OWED = frozenset({"completed", "incomplete", "failed", "cancelled", "expired", "requires_action"})
+
+
+def _code_outputs(
+    store: RedisStore, project: str, run: Run, steps: list[RunStep], history: list[Message]
+) -> dict[str, Any]:
+    """What the answer shows of the code interpreter's files: images not shown yet, and the session's files to link."""
+    if not any(tool["type"] == "code_interpreter" for tool in run.tools):
+        return {}
+    own = [message for message in history if message.run_id == run.id]
+    return {
+        "images": run_images(steps, own),
+        "links": sandbox_files(store.client, store.keys, project, run.thread_id),
+    }
 
 
 def _held(holder: str) -> dict[str, tuple[str, ...]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import jiter
 import orjson
 import structlog
 
@@ -16,6 +17,7 @@ from orchestrator.errors import UpstreamError
 from orchestrator.services.ledger import Change, RunLedger, now_s
 from workers.executor.citations import Citations, CitationScanner
 from workers.executor.llm import Finish, Piece, TextPiece, ToolCallPiece
+from workers.tools.code_interpreter.tool import file_path_annotations
 
 log = structlog.get_logger(__name__)
 
@@ -27,6 +29,17 @@ class Call:
     name: str
     type: str
     arguments: str = ""
+    streamed: str = ""  # the part of a code_interpreter call's input already sent as `input` deltas
+
+    def partial_argument(self) -> str:
+        """The server tool's argument decoded from the arguments so far (a prefix of the final one): jiter's partial
+        mode closes the unfinished string and drops an escape cut in half, so the code can stream as it comes."""
+        try:
+            parsed = jiter.from_json(self.arguments.encode(), partial_mode="trailing-strings")
+        except ValueError:
+            return ""
+        value = parsed.get(SERVER_TOOLS[self.type][1]) if isinstance(parsed, dict) else None
+        return value if isinstance(value, str) else ""
 
     def server_argument(self) -> str:
         """The one string argument of a server-side tool, from the model's JSON arguments."""
@@ -60,6 +73,12 @@ class Turn:
     #: The file_search results this run's answers may cite; their markers become `file_citation` annotations.
     citations: Citations | None = None
     scanner: CitationScanner | None = None
+    #: Images the run's code calls made that no message shows yet: the next message opens with them, as OpenAI's.
+    images: list[str] = field(default_factory=list)
+    #: The thread's code session files (`sandbox:/mnt/data/...` -> file id): links to them get `file_path`s.
+    links: dict[str, str] = field(default_factory=dict)
+    message_images: list[str] = field(default_factory=list)  # the images the open message shows
+    linked: set[int] = field(default_factory=set)  # start indices of the links annotated in the open message
 
     def feed(self, piece: Piece) -> None:
         if isinstance(piece, TextPiece):
@@ -81,11 +100,12 @@ class Turn:
             # Text after tool calls gets a message of its own, after the tool step, as OpenAI's run steps have it.
             self._open_message()
         assert self.message is not None
-        part: JSON = {"index": 0, "type": "text", "text": {"value": text}}
+        part: JSON = {"index": len(self.message_images), "type": "text", "text": {"value": text}}
         if not self.text:
             part["text"]["annotations"] = []
         self.text += text
         cited = self.scanner.scan(self.text) if self.scanner is not None else []
+        cited += self._new_links()
         if cited:
             part["text"]["annotations"] = cited
         self._emit(
@@ -125,6 +145,11 @@ class Turn:
             ("thread.message.in_progress", self.message.wire()),
         ]
         self._commit(change)
+        self.message_images, self.images, self.linked = self.images, [], set()
+        if self.message_images:
+            parts = [{"index": i, **part} for i, part in enumerate(_image_parts(self.message_images))]
+            delta = {"id": self.message.id, "object": "thread.message.delta", "delta": {"content": parts}}
+            self._emit("thread.message.delta", delta)
 
     def close_message(self, status: MessageStatus, reason: str | None = None) -> Change:
         """The change that finishes the open message and its step (the caller commits it)."""
@@ -152,7 +177,16 @@ class Turn:
 
     def _content(self) -> list[JSON]:
         annotations = self.citations.annotations(self.text) if self.citations else []
-        return [{"type": "text", "text": {"value": self.text, "annotations": annotations}}]
+        annotations += file_path_annotations(self.text, self.links)
+        annotations.sort(key=lambda a: a["start_index"])
+        text: JSON = {"type": "text", "text": {"value": self.text, "annotations": annotations}}
+        return [*_image_parts(self.message_images), text]
+
+    def _new_links(self) -> list[JSON]:
+        """`file_path` annotations for session file links completed in the open message since the last delta."""
+        fresh = [a for a in file_path_annotations(self.text, self.links) if a["start_index"] not in self.linked]
+        self.linked.update(a["start_index"] for a in fresh)
+        return fresh
 
     # -- tool calls ------------------------------------------------------------------------------------------
 
@@ -177,16 +211,22 @@ class Turn:
         call.arguments += piece.arguments
         if call.type == "function" and piece.arguments:
             self._emit_call(call, {"index": call.index, "type": "function", "function": {"arguments": piece.arguments}})
+        elif call.type == "code_interpreter" and piece.arguments:
+            self._stream_input(call, call.partial_argument())
 
     def _flush_server_inputs(self) -> None:
-        """Server tools' inputs are JSON-wrapped by the model, so they stream once the call is complete."""
+        """What is left of each code input once its call is complete (all of it, from a model that sends whole
+        calls)."""
         for call in self.calls.values():
             if call.type == "code_interpreter":
-                code = call.server_argument()
-                if code:
-                    self._emit_call(
-                        call, {"index": call.index, "type": "code_interpreter", "code_interpreter": {"input": code}}
-                    )
+                self._stream_input(call, call.server_argument())
+
+    def _stream_input(self, call: Call, code: str) -> None:
+        """Send the part of `code` not sent yet as an `input` delta; the deltas concatenate to the call's input."""
+        if len(code) <= len(call.streamed) or not code.startswith(call.streamed):
+            return  # nothing new, or arguments that are not JSON after all: the step keeps the raw input
+        delta, call.streamed = code[len(call.streamed) :], code
+        self._emit_call(call, {"index": call.index, "type": "code_interpreter", "code_interpreter": {"input": delta}})
 
     def step_tool_calls(self) -> list[JSON]:
         """The tool calls as stored on the step (server calls without outputs yet)."""
@@ -269,3 +309,7 @@ def _call_header(call: Call) -> JSON:
             "code_interpreter": {"input": "", "outputs": []},
         }
     return {"index": call.index, "id": call.id, "type": call.type, call.type: {}}
+
+
+def _image_parts(file_ids: list[str]) -> list[JSON]:
+    return [{"type": "image_file", "image_file": {"file_id": file_id}} for file_id in file_ids]

@@ -17,6 +17,7 @@ class SandboxLimits:
     max_processes: int = 64  # RLIMIT_NPROC: processes and threads of the sandbox's user
     max_output_bytes: int = 64_000
     scratch_mb: int = 128  # size of each in-memory writable dir (/mnt/data, /tmp) of the isolated mode
+    max_returned_bytes: int = 48 * 1024 * 1024  # what the program may hand back through its return channel
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class SandboxResult:
     exit_code: int | None
     timed_out: bool
     sandboxed: bool
+    #: What the program wrote to its return channel (only with a job; empty when it wrote more than allowed).
+    returned: bytes = b""
 
 
 class SandboxUnavailable(RuntimeError):
@@ -50,10 +53,13 @@ class Sandbox(Protocol):
     @property
     def unavailable_reason(self) -> str | None: ...
 
-    def run(self, code: str, limits: SandboxLimits) -> SandboxResult: ...
+    def run(self, code: str, limits: SandboxLimits, job: bytes | None = None) -> SandboxResult:
+        """Run `code`; with `job`, the program gets `argv[1]`, a read-only file holding `job`, and `argv[2]`, the
+        number of a file descriptor whose contents come back as `SandboxResult.returned`."""
+        ...
 
 
-def safe_env(home: str) -> dict[str, str]:
+def safe_env(home: str, scratch: str = "/tmp") -> dict[str, str]:
     """The whole environment user code gets: nothing of the worker's."""
     return {
         "PATH": "/usr/bin:/bin",
@@ -61,4 +67,7 @@ def safe_env(home: str) -> dict[str, str]:
         "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",
         "MPLBACKEND": "Agg",
+        # matplotlib's config and font cache would otherwise land in HOME, the working dir, as files to hand back.
+        "MPLCONFIGDIR": f"{scratch}/matplotlib",
+        "XDG_CACHE_HOME": f"{scratch}/cache",
     }

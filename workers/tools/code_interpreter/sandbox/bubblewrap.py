@@ -16,6 +16,7 @@ The first use probes the whole path once (a real execution); if it fails, the mo
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import secrets
@@ -34,9 +35,10 @@ from workers.tools.code_interpreter.sandbox.base import (
     SandboxUnavailable,
     safe_env,
 )
-from workers.tools.code_interpreter.sandbox.process import launcher_argv, run_supervised
+from workers.tools.code_interpreter.sandbox.process import launcher_argv, read_returned, return_channel, run_supervised
 
 SANDBOX_SCRIPT = "/sandbox/main.py"
+SANDBOX_JOB = "/sandbox/job"
 VENV_MOUNT = "/opt/venv"
 USERNS_UID = 65534  # the sandbox's uid inside its user namespace (non-root worker): "nobody"
 # A root worker gives each execution a host uid of its own from here: above the ranges distributions and rootless
@@ -173,14 +175,20 @@ class BubblewrapSandbox:
             return f"probe failed: {probe.logs.strip() or probe.exit_code}"
         return None
 
-    def run(self, code: str, limits: SandboxLimits) -> SandboxResult:
+    def run(self, code: str, limits: SandboxLimits, job: bytes | None = None) -> SandboxResult:
         """Run `code` isolated; raises SandboxUnavailable instead of running it any other way."""
         reason = self.unavailable_reason
         if reason is not None:
             raise SandboxUnavailable(self.mode, reason)
-        return self._execute(code, limits)
+        if job is None:
+            return self._execute(code, limits)
+        with return_channel() as out_fd:
+            result = self._execute(code, limits, job, out_fd)
+            return dataclasses.replace(result, returned=read_returned(out_fd, limits.max_returned_bytes))
 
-    def _execute(self, code: str, limits: SandboxLimits) -> SandboxResult:
+    def _execute(
+        self, code: str, limits: SandboxLimits, job: bytes | None = None, out_fd: int | None = None
+    ) -> SandboxResult:
         bwrap = shutil.which(self.bwrap)
         if bwrap is None:
             raise FileNotFoundError(self.bwrap)
@@ -189,16 +197,23 @@ class BubblewrapSandbox:
         uid = EPHEMERAL_UIDS[secrets.randbelow(len(EPHEMERAL_UIDS))] if as_root else USERNS_UID
         passwd = f"sandbox:x:{uid}:{uid}:sandbox:{SANDBOX_WORKDIR}:/usr/sbin/nologin\n".encode()
         group = f"sandbox:x:{uid}:\n".encode()
-        with _data_fds(code.encode(), passwd, group, *filter(None, [seccomp.filter_program()])) as fds:
-            args = self._bwrap_args(as_root, limits, binds, fds)
-            inner = launcher_argv(python_inside, limits, [python_inside, "-I", SANDBOX_SCRIPT], uid, uid)
+        seccomp_program = seccomp.filter_program()
+        contents = [code.encode(), passwd, group, *([job] if job is not None else []), *filter(None, [seccomp_program])]
+        with _data_fds(*contents) as fds:
+            args = self._bwrap_args(as_root, limits, binds, fds, has_job=job is not None)
+            program = [python_inside, "-I", SANDBOX_SCRIPT]
+            if job is not None and out_fd is not None:
+                program += [SANDBOX_JOB, str(out_fd)]
+            inner = launcher_argv(python_inside, limits, program, uid, uid)
+            # The return channel is inherited through bwrap, as the fds it reads its data from are.
+            passed = [*fds, *([out_fd] if out_fd is not None else [])]
             # bwrap's own environment is visible in the sandbox (/proc/1/environ of a non-root worker): keep it clean.
-            done = run_supervised([bwrap, *args, *inner], safe_env("/"), "/", limits, pass_fds=fds)
+            done = run_supervised([bwrap, *args, *inner], safe_env("/"), "/", limits, pass_fds=passed)
         return SandboxResult(logs=done.logs, exit_code=done.exit_code, timed_out=done.timed_out, sandboxed=True)
 
     @staticmethod
     def _bwrap_args(
-        as_root: bool, limits: SandboxLimits, binds: Iterable[tuple[str, str]], fds: list[int]
+        as_root: bool, limits: SandboxLimits, binds: Iterable[tuple[str, str]], fds: list[int], has_job: bool = False
     ) -> list[str]:
         args = _Args()
         args.add("--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try")
@@ -219,7 +234,8 @@ class BubblewrapSandbox:
             args.mirror(path)
         for source, dest in binds:
             args.mount("--ro-bind", source, dest)
-        code_fd, passwd_fd, group_fd, *seccomp_fd = (str(fd) for fd in fds)
+        code_fd, passwd_fd, group_fd, *rest = (str(fd) for fd in fds)
+        job_fd, seccomp_fd = (rest[0], rest[1:]) if has_job else (None, rest)
         if seccomp_fd:
             args.add("--seccomp", seccomp_fd[0])
         args.parents("/etc/passwd")
@@ -227,8 +243,10 @@ class BubblewrapSandbox:
         args.add("--perms", "0444", "--ro-bind-data", group_fd, "/etc/group")
         args.parents(SANDBOX_SCRIPT)
         args.add("--perms", "0444", "--file", code_fd, SANDBOX_SCRIPT)
+        if job_fd is not None:
+            args.add("--perms", "0444", "--file", job_fd, SANDBOX_JOB)
         args.add("--chdir", SANDBOX_WORKDIR, "--clearenv")
-        for name, value in safe_env(SANDBOX_WORKDIR).items():
+        for name, value in safe_env(SANDBOX_WORKDIR, "/tmp").items():
             args.add("--setenv", name, value)
         # bwrap's root is a writable tmpfs; it can only be sealed once every mount point on it has been created.
         args.add("--remount-ro", "/")

@@ -10,7 +10,7 @@ import selectors
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from workers.tools.code_interpreter.sandbox.base import SandboxLimits
@@ -41,6 +41,28 @@ if uid >= 0 and os.getuid() == 0:
         sys.exit("sandbox: could not drop root")
 os.execv(sys.argv[8], sys.argv[8:])
 """
+
+
+@contextlib.contextmanager
+def return_channel() -> Iterator[int]:
+    """An anonymous in-memory file the program writes what it hands back to (its size bounded by RLIMIT_FSIZE)."""
+    fd = os.memfd_create("sandbox-return")
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def read_returned(fd: int, limit: int) -> bytes:
+    """What the program wrote to the return channel `fd`; nothing at all when it wrote more than `limit` bytes."""
+    if os.fstat(fd).st_size > limit:
+        return b""
+    chunks, size = [], 0
+    while size <= limit and (chunk := os.pread(fd, _READ_CHUNK, size)):
+        chunks.append(chunk)
+        size += len(chunk)
+    data = b"".join(chunks)
+    return b"" if len(data) > limit else data
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,119 @@
+"""The code_interpreter call around the sandbox: the input files the executor sends with it, the Files API as the
+pool's task reaches it, and what a finished run's answer shows of the files the code wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from orchestrator.domain.models import JSON, Message, Run, RunStep
+from orchestrator.errors import NotFound
+from orchestrator.files.service import create_file, get_file, read_content
+from orchestrator.files.storage import Storage
+from orchestrator.store import RedisStore
+
+#: OpenAI's cap on code_interpreter files per tool_resources; attachments add to it, so the union is capped higher.
+MAX_INPUT_FILES = 100
+#: The most thread messages whose attachments are read when a call is sent (a thread never holds more in practice).
+MAX_MESSAGES_READ = 1000
+
+
+def code_request(store: RedisStore, project: str, run: Run) -> dict[str, Any]:
+    """The payload fields of a code_interpreter call: the input files for /mnt/data.
+
+    Read when the model calls the tool, so files attached to the thread since the run began are there too: the
+    run's own tool_resources, the assistant's, the thread's, then every message attachment meant for the tool.
+    """
+    holders: list[JSON] = [run.tool_resources]
+    assistant = store.get_assistant(project, run.assistant_id)
+    if assistant is not None:
+        holders.append(assistant.tool_resources)
+    thread = store.get_thread(project, run.thread_id)
+    if thread is not None:
+        holders.append(thread.tool_resources)
+    ids = [fid for holder in holders for fid in ((holder or {}).get("code_interpreter") or {}).get("file_ids") or []]
+    message_ids = store.all_ids(store.keys.messages(project, run.thread_id))[-MAX_MESSAGES_READ:]
+    ids += attached_file_ids(store.get_messages(project, run.thread_id, message_ids))
+    return {"file_ids": list(dict.fromkeys(ids))[:MAX_INPUT_FILES]}
+
+
+def attached_file_ids(messages: Iterable[Message]) -> list[str]:
+    """Files attached to messages with the code_interpreter tool, oldest first."""
+    return [
+        attachment["file_id"]
+        for message in messages
+        for attachment in message.attachments
+        if any(tool.get("type") == "code_interpreter" for tool in attachment.get("tools") or [])
+    ]
+
+
+def run_images(steps: Iterable[RunStep], messages: Iterable[Message]) -> list[str]:
+    """Image file ids the run's code calls produced that none of its messages shows yet, in order."""
+    shown = {
+        part["image_file"]["file_id"]
+        for message in messages
+        for part in message.content
+        if part["type"] == "image_file"
+    }
+    images: list[str] = []
+    for step in steps:
+        if step.type != "tool_calls":
+            continue
+        for call in step.tool_calls():
+            if call["type"] != "code_interpreter":
+                continue
+            for output in call["code_interpreter"].get("outputs") or []:
+                file_id = output.get("image", {}).get("file_id") if output.get("type") == "image" else None
+                if file_id and file_id not in shown and file_id not in images:
+                    images.append(file_id)
+    return images
+
+
+def file_path_annotations(text: str, links: dict[str, str]) -> list[JSON]:
+    """`file_path` annotations for every `sandbox:/mnt/data/...` link in `text` that names a session file."""
+    annotations: list[JSON] = []
+    # Longest first, so that `a.csv.gz` is not taken for `a.csv`.
+    for link in sorted(links, key=len, reverse=True):
+        start = text.find(link)
+        while start != -1:
+            end = start + len(link)
+            taken = any(a["start_index"] <= start < a["end_index"] for a in annotations)
+            if not taken:
+                annotations.append(
+                    {
+                        "type": "file_path",
+                        "text": link,
+                        "start_index": start,
+                        "end_index": end,
+                        "file_path": {"file_id": links[link]},
+                    }
+                )
+            start = text.find(link, end)
+    return sorted(annotations, key=lambda a: a["start_index"])
+
+
+class ProjectFiles:
+    """`FileIO` over the Files API of one project: the worker's Redis store and its blob storage."""
+
+    def __init__(self, store: RedisStore, storage: Storage, project: str) -> None:
+        self.store = store
+        self.storage = storage
+        self.project = project
+
+    def filename(self, file_id: str) -> str | None:
+        try:
+            return get_file(self.store, self.project, file_id).filename
+        except NotFound:
+            return None
+
+    def read(self, file_id: str) -> bytes | None:
+        try:
+            return read_content(self.store, self.storage, self.project, file_id)
+        except NotFound:
+            return None
+
+    def create(self, filename: str, data: bytes) -> str:
+        return create_file(
+            self.store, self.storage, self.project, filename=filename, purpose="assistants_output", data=data
+        ).id
