@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
+from typing import Literal
 from urllib.parse import quote
 
 import structlog
@@ -24,7 +25,7 @@ from orchestrator.store import RedisStore
 log = structlog.get_logger(__name__)
 
 #: What `POST /files` accepts, as OpenAI does; `assistants_output` is only given by the code interpreter's outputs.
-UPLOAD_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+UploadPurpose = Literal["assistants", "batch", "fine-tune", "vision", "user_data", "evals"]
 
 
 def blob_key(project: str, file_id: str) -> str:
@@ -93,11 +94,15 @@ def require_files(
 ) -> list[FileObject]:
     """The files named, in order, or a 400 naming `param` (with `[i]` appended when `indexed`) and the first id
     that is unknown in this project (another project's file is unknown here, as at OpenAI)."""
-    found = store.get_files(project, file_ids)
+    return require_named(store, project, [(f"{param}[{i}]" if indexed else param, f) for i, f in enumerate(file_ids)])
+
+
+def require_named(store: RedisStore, project: str, named: Sequence[tuple[str, str]]) -> list[FileObject]:
+    """`require_files` for ids from many places of one request, each with its own param: one read for all."""
+    found = store.get_files(project, [file_id for _, file_id in named])
     files = []
-    for index, (file_id, file) in enumerate(zip(file_ids, found, strict=True)):
+    for (param, file_id), file in zip(named, found, strict=True):
         if file is None:
-            where = f"{param}[{index}]" if indexed else param
-            raise InvalidRequest(f"No file found with id '{file_id}'.", param=where, code="invalid_value")
+            raise InvalidRequest(f"No file found with id '{file_id}'.", param=param, code="invalid_value")
         files.append(file)
     return files

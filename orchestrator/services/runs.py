@@ -13,7 +13,8 @@ from orchestrator.domain.requests import RunCreate, RunOptions, ThreadAndRunCrea
 from orchestrator.domain.status import TERMINAL_RUN_STATUSES, RunStatus, StepStatus
 from orchestrator.domain.transitions import RunEvent
 from orchestrator.errors import ConcurrentUpdate, InvalidRequest, InvalidRunState, InvalidTransition
-from orchestrator.services import assistants, threads
+from orchestrator.files import checks
+from orchestrator.services import assistants, file_search, threads
 from orchestrator.services.assistants import not_found
 from orchestrator.services.dispatch import Dispatcher
 from orchestrator.services.ledger import CAS_ATTEMPTS, Change, RunLedger, new_token, now_s
@@ -59,6 +60,8 @@ def create_run(
 ) -> Started:
     assistant = assistants.get(store, project, body.assistant_id)
     threads.get_thread(store, project, thread_id)
+    checks.check_tool_choice(body.tool_choice, body.tools if body.tools is not None else assistant.tools)
+    checks.require(store, project, checks.messages_file_ids(body.additional_messages, "additional_messages"))
     instructions = body.instructions if body.instructions is not None else assistant.instructions
     if body.additional_instructions:
         instructions = (
@@ -66,6 +69,8 @@ def create_run(
         )
     run = _effective_run(assistant, thread_id, body, instructions=instructions, expiry_s=expiry_s)
     messages = [threads.new_message(thread_id, m, now=run.created_at) for m in body.additional_messages or []]
+    attached = file_search.searched_attachments(body.additional_messages or [])
+    file_search.add_to_thread_store(store, dispatcher, project, thread_id, attached)
     return _start(store, dispatcher, project, run, messages=messages)
 
 
@@ -73,7 +78,19 @@ def create_thread_and_run(
     store: RedisStore, dispatcher: Dispatcher, project: str, body: ThreadAndRunCreate, *, expiry_s: int
 ) -> tuple[Thread, Started]:
     assistant = assistants.get(store, project, body.assistant_id)
-    thread = threads.create_thread(store, project, body.thread)
+    checks.check_tool_choice(body.tool_choice, body.tools if body.tools is not None else assistant.tools)
+    given = body.thread
+    checks.require(
+        store,
+        project,
+        checks.resource_file_ids(body.tool_resources),
+        checks.resource_file_ids(given.tool_resources if given else None, "thread.tool_resources"),
+        checks.messages_file_ids(given.messages if given else None, "thread.messages"),
+    )
+    if body.tool_resources is not None:
+        resources = file_search.prepare_resources(store, dispatcher, project, body.tool_resources)
+        body = body.model_copy(update={"tool_resources": resources})
+    thread = threads.create_thread(store, project, body.thread, dispatcher)
     instructions = body.instructions if body.instructions is not None else assistant.instructions
     run = _effective_run(assistant, thread.id, body, instructions=instructions, expiry_s=expiry_s)
     return thread, _start(store, dispatcher, project, run, messages=[], thread=thread)

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.python import asgi
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from orchestrator.api.app import create_app
 from orchestrator.settings import get_settings
@@ -68,6 +69,13 @@ def api_schema(real_redis: str) -> Iterator[Any]:
         r.delete(*doomed)
 
 
+def _names_a_missing_object(response: Any) -> bool:
+    if response.status_code != 400:
+        return False
+    message = str(response.json().get("error", {}).get("message", ""))
+    return message.startswith(("No file found with id", "No vector store found with id"))
+
+
 def cases() -> list[Any]:
     """(method, path, mode) for every documented operation; building the document needs no Redis, so this runs
     at collection. Negative cases only where there is something to get wrong: a body or a query."""
@@ -96,6 +104,13 @@ def test_generated_requests_find_no_5xx_and_no_schema_violation(
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     )
     def call(case: Any) -> None:
-        case.call_and_validate(headers=HEADERS)
+        response = case.call(headers=HEADERS)
+        # Well-formed data may name files or vector stores that do not exist: OpenAI answered 400 naming the param,
+        # which is no rejection of the data's shape. Every other check still applies to that response.
+        # A static chunking strategy's overlap may be at most half its chunk size: a rule between two fields that
+        # JSON Schema cannot state (the field's description says it), answered 400 as OpenAI did.
+        overlap = response.status_code == 400 and str(response.json()["error"]["param"]).endswith("overlap_tokens")
+        excluded = [positive_data_acceptance] if _names_a_missing_object(response) or overlap else []
+        case.validate_response(response, headers=HEADERS, excluded_checks=excluded)
 
     call()

@@ -7,17 +7,15 @@ import mimetypes
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from orchestrator.api.deps import OpenProjectDep, SettingsDep, StorageDep, StoreDep
 from orchestrator.domain.models import deleted
 from orchestrator.errors import InvalidRequest
 from orchestrator.files import service
-from orchestrator.files.service import UPLOAD_PURPOSES
+from orchestrator.files.service import UploadPurpose
 
 router = APIRouter(prefix="/v1/files", tags=["files"])
 
@@ -36,43 +34,26 @@ def _too_large(limit: int) -> HTTPException:
 
 
 @router.post("")
-async def upload_file(
-    request: Request, store: StoreDep, storage: StorageDep, project: OpenProjectDep, settings: SettingsDep
+def upload_file(
+    file: Annotated[UploadFile, File(description="The file, with its name.")],
+    purpose: Annotated[UploadPurpose, Form()],
+    store: StoreDep,
+    storage: StorageDep,
+    project: OpenProjectDep,
+    settings: SettingsDep,
 ) -> dict[str, Any]:
-    # BodyLimit already stopped reading past upload_limit(); the multipart parser spools the file to disk.
-    async with request.form(max_files=1, max_fields=8) as form:
-        for name in form:
-            if name not in ("file", "purpose"):
-                raise InvalidRequest(
-                    f"Unrecognized request argument supplied: {name}", param=name, code="unknown_parameter"
-                )
-        upload, purpose = form.get("file"), form.get("purpose")
-        if not isinstance(upload, UploadFile):
-            raise InvalidRequest("Missing required parameter: 'file'.", param="file", code="missing_required_parameter")
-        if purpose is None:
-            raise InvalidRequest(
-                "Missing required parameter: 'purpose'.", param="purpose", code="missing_required_parameter"
-            )
-        if purpose not in UPLOAD_PURPOSES:
-            raise InvalidRequest(
-                f"'{str(purpose)[:64]}' is not one of {list(UPLOAD_PURPOSES)} - 'purpose'",
-                param="purpose",
-                code="invalid_value",
-            )
-        filename = upload.filename or ""
-        if not filename or len(filename) > MAX_FILENAME_CHARS:
-            raise InvalidRequest(
-                f"The file needs a name of 1 to {MAX_FILENAME_CHARS} characters.", param="file", code="invalid_value"
-            )
-        if upload.size is not None and upload.size > settings.max_file_bytes:
-            raise _too_large(settings.max_file_bytes)
-        data = await upload.read()
+    # BodyLimit stopped reading past upload_limit(); the multipart parser spooled the file to disk.
+    filename = file.filename or ""
+    if not filename or len(filename) > MAX_FILENAME_CHARS:
+        raise InvalidRequest(
+            f"The file needs a name of 1 to {MAX_FILENAME_CHARS} characters.", param="file", code="invalid_value"
+        )
+    if file.size is not None and file.size > settings.max_file_bytes:
+        raise _too_large(settings.max_file_bytes)
+    data = file.file.read(settings.max_file_bytes + 1)
     if len(data) > settings.max_file_bytes:
         raise _too_large(settings.max_file_bytes)
-    file = await run_in_threadpool(
-        service.create_file, store, storage, project, filename=filename, purpose=str(purpose), data=data
-    )
-    return file.wire()
+    return service.create_file(store, storage, project, filename=filename, purpose=purpose, data=data).wire()
 
 
 @router.get("")
