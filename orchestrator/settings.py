@@ -108,6 +108,14 @@ class Settings(BaseSettings):
         description="Comma-separated ids GET /v1/models lists; default: what the upstream lists plus the models "
         "the project's assistants use.",
     )
+    embeddings_model: str | None = Field(
+        None,
+        description="Embedding model for file_search, served by the upstream's /embeddings; unset or `none`: "
+        "BM25 alone.",
+    )
+    embeddings_base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint (…/v1) serving /embeddings; default: model_base_url."
+    )
     log_level: str = Field("INFO", description="Log level of every process.")
     log_json: bool | None = Field(None, description="JSON log lines; default: JSON unless stderr is a TTY.")
 

@@ -42,12 +42,16 @@ class RecordingDispatcher:
 
     runs: list[tuple[str, str, str, str]] = field(default_factory=list)
     tools: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    ingests: list[tuple[str, str, str]] = field(default_factory=list)
 
     def execute_run(self, project: str, thread_id: str, run_id: str, token: str) -> None:
         self.runs.append((project, thread_id, run_id, token))
 
     def run_tool(self, tool_type: str, payload: dict[str, Any]) -> None:
         self.tools.append((tool_type, payload))
+
+    def ingest_file(self, project: str, vector_store_id: str, file_id: str) -> None:
+        self.ingests.append((project, vector_store_id, file_id))
 
 
 @dataclass

@@ -14,13 +14,15 @@ from kombu import Queue
 from orchestrator import observe
 from orchestrator.domain.models import JSON
 from orchestrator.domain.tools import SERVER_TOOLS
-from orchestrator.services.dispatch import EXECUTE_RUN_TASK, RUNS_QUEUE, tool_task_name
+from orchestrator.services.dispatch import EXECUTE_RUN_TASK, INGEST_FILE_TASK, RUNS_QUEUE, tool_task_name
 from orchestrator.settings import Settings
+from orchestrator.vector_stores.embed import embedder_from_settings
 from workers.runtime import Runtime
 from workers.tools.claim import run_claimed
 from workers.tools.code_interpreter.session import SessionStore
 from workers.tools.code_interpreter.tasks import code_call, limits_from, run_call
 from workers.tools.code_interpreter.tool import ProjectFiles
+from workers.tools.file_search.ingest import ingest
 from workers.tools.file_search.search import search
 from workers.tools.results import record_result
 
@@ -104,6 +106,14 @@ def make_celery(settings: Settings) -> Celery:
                 lambda: search(payload["argument"]),
                 lambda result: "unavailable" if result.get("error") else "ok",
             )
+
+    @app.task(name=INGEST_FILE_TASK, bind=True, **_RETRY_WHILE_REDIS_IS_AWAY)
+    def ingest_file(task: Any, project: str, vector_store_id: str, file_id: str) -> str:
+        with structlog.contextvars.bound_contextvars(
+            project=project, vector_store_id=vector_store_id, file_id=file_id, task_id=task.request.id
+        ):
+            embedder = embedder_from_settings(settings)
+            return ingest(runtime.store, runtime.storage, project, vector_store_id, file_id, embedder)
 
     app.conf.orchestrator_runtime = runtime
     return app

@@ -21,7 +21,7 @@ from orchestrator.api import errors, limits, openapi
 from orchestrator.api.body_limit import BodyLimit
 from orchestrator.api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from orchestrator.api.responses import OrjsonResponse
-from orchestrator.api.routes import assistants, events, files, models, runs, threads
+from orchestrator.api.routes import assistants, events, files, models, runs, threads, vector_stores
 from orchestrator.api.routes import health as health_routes
 from orchestrator.auth.authenticator import Authenticator
 from orchestrator.auth.ratelimit import TokenBucket
@@ -102,6 +102,7 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Fast
     app.include_router(files.router)
     app.include_router(models.router)
 
+    app.include_router(vector_stores.router)
     app.include_router(health_routes.router)
     openapi.install(app)
     # Inside the request context below, so a replayed response carries a request id and is counted.

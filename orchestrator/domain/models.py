@@ -148,6 +148,59 @@ class RunStep(Frozen):
         return calls
 
 
+
+# -- vector stores (status and file_counts are derived from counters that Lua scripts keep: never stored as given)
+
+
+class FileCounts(Frozen):
+    in_progress: int = 0
+    completed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    total: int = 0
+
+
+class VectorStoreFileError(Frozen):
+    code: Literal["server_error", "unsupported_file", "invalid_file"]
+    message: str
+
+
+class VectorStore(Frozen):
+    id: str
+    object: Literal["vector_store"] = "vector_store"
+    created_at: int
+    name: str | None = None
+    description: str | None = None
+    usage_bytes: int = 0
+    file_counts: FileCounts = FileCounts()
+    status: Literal["expired", "in_progress", "completed"] = "completed"
+    expires_after: JSON | None = None
+    expires_at: int | None = None
+    last_active_at: int | None = None
+    metadata: dict[str, str] = {}
+
+
+class VectorStoreFile(Frozen):
+    id: str
+    object: Literal["vector_store.file"] = "vector_store.file"
+    usage_bytes: int = 0
+    created_at: int
+    vector_store_id: str
+    status: Literal["in_progress", "completed", "cancelled", "failed"] = "in_progress"
+    last_error: VectorStoreFileError | None = None
+    chunking_strategy: JSON
+    attributes: dict[str, str | float | bool] | None = None
+
+
+class VectorStoreFileBatch(Frozen):
+    id: str
+    object: Literal["vector_store.files_batch"] = "vector_store.files_batch"
+    created_at: int
+    vector_store_id: str
+    status: Literal["in_progress", "completed", "cancelled", "failed"] = "in_progress"
+    file_counts: FileCounts = FileCounts()
+
+
 class FileObject(Frozen):
     id: str
     object: Literal["file"] = "file"

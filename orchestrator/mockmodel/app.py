@@ -13,6 +13,7 @@ import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
 
+from orchestrator.mockmodel import embeddings
 from orchestrator.mockmodel.script import Answer, MockError, decide
 from orchestrator.mockmodel.stream import DONE, SseStream, events
 
@@ -45,6 +46,15 @@ def create_app(latency_s: float = 0.0, token_delay_s: float = 0.0) -> FastAPI:
     async def list_models() -> dict[str, Any]:
         model = {"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "orchestrator"}
         return {"object": "list", "data": [model]}
+
+    @app.post("/v1/embeddings")
+    async def create_embeddings(request: Request) -> Response:
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            body = None
+        content, status = embeddings.response(body if isinstance(body, dict) else {})
+        return _json(content, status=status)
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Response:

@@ -9,6 +9,8 @@ from celery import Celery
 from orchestrator.domain.tools import SERVER_TOOLS
 
 EXECUTE_RUN_TASK = "orchestrator.runs.execute"
+#: Parse, chunk, embed and index one file of a vector store; runs in the file_search pool.
+INGEST_FILE_TASK = "orchestrator.vector_stores.ingest"
 RUNS_QUEUE = "runs"
 #: Each worker pool and the one Celery queue it consumes.
 POOL_QUEUES: dict[str, str] = {"runs": RUNS_QUEUE, **{tool: queue for tool, (queue, _) in SERVER_TOOLS.items()}}
@@ -22,6 +24,8 @@ class Dispatcher(Protocol):
     def execute_run(self, project: str, thread_id: str, run_id: str, token: str) -> None: ...
 
     def run_tool(self, tool_type: str, payload: dict[str, Any]) -> None: ...
+
+    def ingest_file(self, project: str, vector_store_id: str, file_id: str) -> None: ...
 
 
 class CeleryDispatcher:
@@ -37,6 +41,13 @@ class CeleryDispatcher:
 
     def run_tool(self, tool_type: str, payload: dict[str, Any]) -> None:
         self.app.send_task(tool_task_name(tool_type), kwargs={"payload": payload}, queue=SERVER_TOOLS[tool_type][0])
+
+    def ingest_file(self, project: str, vector_store_id: str, file_id: str) -> None:
+        self.app.send_task(
+            INGEST_FILE_TASK,
+            kwargs={"project": project, "vector_store_id": vector_store_id, "file_id": file_id},
+            queue=SERVER_TOOLS["file_search"][0],
+        )
 
 
 def make_producer(broker_url: str, transport_options: dict[str, str | int]) -> Celery:

@@ -125,6 +125,61 @@ class Keys:
         """A POST's outcome under its Idempotency-Key (digest), per project."""
         return f"{self.prefix}:p:{project}:idem:{key_digest}"
 
+    # -- vector stores: one `{vs_id}` hash tag, so the scripts that move a file's status and write its chunks ----
+    # -- address one slot. ------------------------------------------------------------------------------------
+
+    def vector_stores(self, project: str) -> str:
+        return f"{self.prefix}:p:{project}:vector_stores"
+
+    def vector_store(self, project: str, vs_id: str) -> str:
+        """Hash: `doc` (the store's given fields) and the counters its status and file_counts derive from."""
+        return f"{self.prefix}:p:{project}:vs:{{{vs_id}}}"
+
+    def vs_files(self, project: str, vs_id: str, status: str = "") -> str:
+        """Index of the store's files; with `status`, of those in that status (kept by the same scripts)."""
+        suffix = f":{status}" if status else ""
+        return f"{self.prefix}:p:{project}:vs:{{{vs_id}}}:files{suffix}"
+
+    def vs_file(self, project: str, vs_id: str, file_id: str) -> str:
+        return f"{self.prefix}:p:{project}:vs:{{{vs_id}}}:file:{file_id}"
+
+    def vs_batch(self, project: str, vs_id: str, batch_id: str) -> str:
+        return f"{self.prefix}:p:{project}:vs:{{{vs_id}}}:batch:{batch_id}"
+
+    def vs_batches(self, project: str, vs_id: str) -> str:
+        """Index of the store's file batch ids (so deleting the store finds them without a SCAN)."""
+        return f"{self.prefix}:p:{project}:vs:{{{vs_id}}}:batches"
+
+    def vs_batch_files(self, project: str, vs_id: str, batch_id: str) -> str:
+        return f"{self.prefix}:p:{project}:vs:{{{vs_id}}}:batch:{batch_id}:files"
+
+    def vs_chunks(self, project: str, vs_id: str) -> str:
+        """Hash chunk id -> chunk JSON (file id, filename, text)."""
+        return f"{self.prefix}:p:{project}:vs:{{{vs_id}}}:chunks"
+
+    def vs_chunk_terms(self, project: str, vs_id: str) -> str:
+        """Hash chunk id -> 'length term term ...': its BM25 length, and the postings to drop when it goes."""
+        return f"{self.prefix}:p:{project}:vs:{{{vs_id}}}:chunkterms"
+
+    def vs_embeddings(self, project: str, vs_id: str) -> str:
+        """Hash chunk id -> base64 of the chunk's float32 embedding."""
+        return f"{self.prefix}:p:{project}:vs:{{{vs_id}}}:emb"
+
+    def vs_stats(self, project: str, vs_id: str) -> str:
+        """Hash: chunks, tokens (BM25's N and total length), model (the embedder the vectors came from)."""
+        return f"{self.prefix}:p:{project}:vs:{{{vs_id}}}:stats"
+
+    def vs_term_prefix(self, project: str, vs_id: str) -> str:
+        """Prefix of the postings hashes (term -> {chunk id: term frequency}); the term follows it."""
+        return f"{self.prefix}:p:{project}:vs:{{{vs_id}}}:t:"
+
+    def vs_term(self, project: str, vs_id: str, term: str) -> str:
+        return self.vs_term_prefix(project, vs_id) + term
+
+    def file_vector_stores(self, project: str, file_id: str) -> str:
+        """Set of the vector stores that hold a file, so deleting the file can find them."""
+        return f"{self.prefix}:p:{project}:file:{file_id}:vector_stores"
+
 
 def expiry_member(project: str, thread_id: str, run_id: str) -> str:
     return f"{project}|{thread_id}|{run_id}"

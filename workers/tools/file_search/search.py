@@ -1,11 +1,7 @@
-"""file_search until retrieval lands: a clear failure, delivered through the real pool so nothing hangs."""
+"""file_search retrieval for the tool task: the same search `POST /v1/vector_stores/{id}/search` runs."""
 
 from __future__ import annotations
 
-from orchestrator.domain.models import JSON
+from orchestrator.vector_stores.retrieval import SearchResult, search
 
-NOT_AVAILABLE = "file_search is not available on this server yet: no vector store backend is configured."
-
-
-def search(query: str) -> JSON:
-    return {"error": NOT_AVAILABLE, "query": query}
+__all__ = ["SearchResult", "search"]

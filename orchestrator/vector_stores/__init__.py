@@ -1,0 +1,1 @@
+"""Vector stores: their use cases (service.py), request bodies, and the retrieval the API and the workers share."""
