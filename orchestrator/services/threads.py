@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from orchestrator.domain.ids import new_id
 from orchestrator.domain.models import JSON, Message, Thread
 from orchestrator.domain.requests import MessageCreate, ThreadCreate, ThreadUpdate
-from orchestrator.errors import ThreadBusy
+from orchestrator.errors import InvalidRunState, NotFound, ThreadBusy
 from orchestrator.files import checks
 from orchestrator.services.assistants import not_found
+from orchestrator.services.dispatch import Dispatcher
 from orchestrator.services.ledger import now_s
 from orchestrator.store import Commit, RedisStore
+from orchestrator.store.keys import expiry_member
 
 
 def new_message(thread_id: str, body: MessageCreate, *, now: int) -> Message:
@@ -71,17 +75,44 @@ def update_thread(store: RedisStore, project: str, thread_id: str, body: ThreadU
     return updated
 
 
-def delete_thread(store: RedisStore, project: str, thread_id: str) -> None:
+def delete_thread(store: RedisStore, project: str, thread_id: str, dispatcher: Dispatcher | None = None) -> None:
+    """The thread and all it holds: messages, runs, steps, tool outputs, event logs. A run still active is
+    cancelled first (its executor is told to stop; whatever it writes afterwards fails its guard, since the run it
+    holds is gone)."""
     get_thread(store, project, thread_id)
+    active = store.active_run_id(project, thread_id)
+    if active and dispatcher is not None:
+        from orchestrator.services import runs  # runs builds on threads, not the other way round
+
+        with contextlib.suppress(InvalidRunState, NotFound):
+            runs.cancel_run(store, dispatcher, project, thread_id, active)
     keys = store.keys
-    message_ids = store.all_ids(keys.messages(project, thread_id))
-    store.delete(
-        [
-            keys.thread(project, thread_id),
-            keys.messages(project, thread_id),
-            *(keys.message(project, thread_id, m) for m in message_ids),
+    doomed = [
+        keys.thread(project, thread_id),
+        keys.active_run(project, thread_id),
+        keys.messages(project, thread_id),
+        keys.runs(project, thread_id),
+        *(keys.message(project, thread_id, m) for m in store.all_ids(keys.messages(project, thread_id))),
+    ]
+    index: list[tuple[str, str]] = []
+    for run_id in store.all_ids(keys.runs(project, thread_id)):
+        step_ids = store.all_ids(keys.steps(project, thread_id, run_id))
+        doomed += [
+            keys.run(project, thread_id, run_id),
+            keys.run_messages(project, thread_id, run_id),
+            keys.steps(project, thread_id, run_id),
+            keys.events(project, thread_id, run_id),
         ]
-    )
+        for step_id in step_ids:
+            doomed += [
+                keys.step(project, thread_id, step_id),
+                keys.tool_outputs(project, thread_id, step_id),
+                keys.tool_claims(project, thread_id, step_id),
+                keys.tool_payloads(project, thread_id, step_id),
+            ]
+        member = expiry_member(project, thread_id, run_id)
+        index += [(keys.expiring(), member), (keys.leases(), member), (keys.active_runs(project), run_id)]
+    store.delete(doomed, index)
 
 
 def add_message(store: RedisStore, project: str, thread_id: str, body: MessageCreate) -> Message:

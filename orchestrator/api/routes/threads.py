@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from orchestrator.api.deps import PagingDep, ProjectDep, StoreDep
+from orchestrator.api.deps import DispatcherDep, PagingDep, ProjectDep, StoreDep
 from orchestrator.api.listing import list_page
 from orchestrator.domain.models import deleted
 from orchestrator.domain.requests import MessageCreate, MetadataUpdate, ThreadCreate, ThreadUpdate
@@ -31,8 +31,8 @@ def update_thread(thread_id: str, body: ThreadUpdate, store: StoreDep, project: 
 
 
 @router.delete("/{thread_id}")
-def delete_thread(thread_id: str, store: StoreDep, project: ProjectDep) -> dict[str, Any]:
-    threads.delete_thread(store, project, thread_id)
+def delete_thread(thread_id: str, store: StoreDep, dispatcher: DispatcherDep, project: ProjectDep) -> dict[str, Any]:
+    threads.delete_thread(store, project, thread_id, dispatcher)
     return deleted(thread_id, "thread.deleted")
 
 

@@ -1,0 +1,71 @@
+"""Deleting a thread removes everything it holds (messages, runs, steps, tool outputs, event logs, the sweeper's
+entries) and cancels a run still active on it; other threads are untouched."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.domain.requests import AssistantCreate, MessageCreate, RunCreate
+from orchestrator.domain.status import RunStatus
+from orchestrator.errors import NotFound
+from orchestrator.services import assistants, runs, threads
+from orchestrator.store import RedisStore
+from orchestrator.store.keys import expiry_member
+from tests.support import RecordingDispatcher, ScriptedModel, call_turn
+from workers.executor.loop import RunExecutor
+
+FUNCTION = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
+
+
+def keys_of(store: RedisStore, thread_id: str) -> list[str]:
+    return sorted(k for k in store.client.scan_iter(match=f"{store.keys.prefix}:*") if thread_id in k)
+
+
+def thread_with_run(store: RedisStore, dispatcher: RecordingDispatcher) -> tuple[str, str]:
+    assistant = assistants.create(store, "p", AssistantCreate(model="m", tools=[FUNCTION]))
+    thread = threads.create_thread(store, "p", None)
+    threads.add_message(store, "p", thread.id, MessageCreate(role="user", content="Hello?"))
+    run = runs.create_run(store, dispatcher, "p", thread.id, RunCreate(assistant_id=assistant.id), expiry_s=600)
+    return thread.id, run.run.id
+
+
+def test_a_thread_goes_whole_and_its_active_run_is_cancelled(
+    store: RedisStore, dispatcher: RecordingDispatcher
+) -> None:
+    thread_id, run_id = thread_with_run(store, dispatcher)
+    _, token = dispatcher.runs[-1][2:]
+    model = ScriptedModel([call_turn(("lookup", "{}"))])
+    assert RunExecutor(store, model, dispatcher, max_turns=4).execute("p", thread_id, run_id, token) == (
+        "requires_action"
+    )
+    kept_thread, kept_run = thread_with_run(store, dispatcher)
+    kept_keys = keys_of(store, kept_thread)
+    # The run is waiting on the client: it has steps, an event log, and entries in the sweeper's sets.
+    assert store.all_ids(store.keys.steps("p", thread_id, run_id))
+    assert store.events("p", thread_id, run_id)
+    cancels: list[str] = []
+    pubsub = store.client.pubsub()
+    pubsub.subscribe(store.keys.run_channel(run_id))
+    pubsub.get_message(timeout=1)  # the subscribe confirmation
+
+    threads.delete_thread(store, "p", thread_id, dispatcher)
+
+    while (message := pubsub.get_message(timeout=0.5)) is not None:
+        cancels.append(str(message["data"]))
+    pubsub.close()
+    assert any("cancelled" in data for data in cancels), "the run was cancelled before it went"
+    assert keys_of(store, thread_id) == []
+    member = expiry_member("p", thread_id, run_id)
+    assert store.client.zscore(store.keys.expiring(), member) is None
+    assert store.client.zscore(store.keys.leases(), member) is None
+    assert store.client.zscore(store.keys.active_runs("p"), run_id) is None
+    with pytest.raises(NotFound):
+        threads.get_thread(store, "p", thread_id)
+    # The other thread and its queued run are untouched.
+    assert keys_of(store, kept_thread) == kept_keys
+    assert runs.get_run(store, "p", kept_thread, kept_run).status is RunStatus.QUEUED
+
+
+def test_deleting_an_unknown_thread_is_not_found(store: RedisStore, dispatcher: RecordingDispatcher) -> None:
+    with pytest.raises(NotFound):
+        threads.delete_thread(store, "p", "thread_nope", dispatcher)
