@@ -44,7 +44,7 @@ def test_a_thread_goes_whole_and_its_active_run_is_cancelled(
     assert store.all_ids(store.keys.steps("p", thread_id, run_id))
     assert store.events("p", thread_id, run_id)
     cancels: list[str] = []
-    pubsub = store.client.pubsub()
+    pubsub = store.client.pubsub()  # type: ignore[no-untyped-call]
     pubsub.subscribe(store.keys.run_channel(run_id))
     pubsub.get_message(timeout=1)  # the subscribe confirmation
 
