@@ -144,6 +144,7 @@ def test_a_cell_out_of_time_is_not_replayed_and_its_files_still_come_back(sessio
     result = run_call(call("open('partial.txt', 'w').write('p')\nwhile True: pass"), quick, files, sessions)
     assert "Execution timed out after 1s" in logs(result)
     assert result["files"] == {"sandbox:/mnt/data/partial.txt": "file-0"}
+    assert sessions.load("p", "thread_1").cells == []
 
 
 def test_files_past_the_limits_are_named_not_returned(sessions: SessionStore) -> None:
@@ -167,3 +168,37 @@ def test_the_session_expires_after_its_idle_time(sessions: SessionStore) -> None
     run_call(call("v = 1"), POLICY, MemoryFiles(), sessions)
     ttl = sessions.client.ttl(Keys("t").code_cells("p", "thread_1"))
     assert 0 < ttl <= 60
+
+
+def test_the_job_and_return_channel_open_no_way_out(sessions: SessionStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORCH_MODEL_API_KEY", "sk-session-secret")
+    code = (
+        "import os, socket\n"
+        "print('secret' in str(os.environ))\n"
+        "try:\n"
+        "    open('/sandbox/job', 'ab')\n"
+        "except OSError as exc:\n"
+        "    print('job', type(exc).__name__)\n"
+        "try:\n"
+        "    socket.create_connection(('127.0.0.1', 6379), timeout=2)\n"
+        "except OSError as exc:\n"
+        "    print('redis', type(exc).__name__)\n"
+    )
+    assert (
+        logs(run_call(call(code), POLICY, MemoryFiles(), sessions))
+        == "False\njob PermissionError\nredis ConnectionRefusedError\n"
+    )
+
+
+def test_garbage_written_to_the_return_channel_costs_only_the_files(sessions: SessionStore) -> None:
+    # The channel's fd number is on the runner's command line: the code can find it and write over it.
+    code = (
+        "import os\n"
+        "open('x.txt', 'w').write('x')\n"
+        "fd = int(open('/proc/self/cmdline').read().split(chr(0))[-2])\n"
+        "os.write(fd, b'garbage' * 10)\n"
+        "print('ran')"
+    )
+    result = run_call(call(code), POLICY, MemoryFiles(), sessions)
+    assert logs(result) == "ran\n" and result["exit_code"] == 0
+    assert "files" not in result

@@ -45,6 +45,7 @@ class Returned:
     figures: list[bytes] = field(default_factory=list)
     skipped: list[tuple[str, int]] = field(default_factory=list)
     replay_timeout: bool = False
+    timed_out: bool = False  # the cell was stopped by its own clock
 
 
 def sandbox_name(filename: str) -> str:
@@ -106,7 +107,7 @@ def decode_returned(data: bytes, max_files: int = MAX_RETURNED_FILES, max_bytes:
     if not isinstance(header, dict):
         raise BadBundle("header is not an object")
     payload = memoryview(data)[_HEADER.size + size :]
-    returned = Returned(replay_timeout=header.get("replay_timeout") is True)
+    returned = Returned(replay_timeout=header.get("replay_timeout") is True, timed_out=header.get("timed_out") is True)
     total = 0
     for entry in _list(header.get("entries")):
         name, start, length = _entry(entry, len(payload))

@@ -32,6 +32,7 @@ Blobs = list[tuple[str, bytes]]
 WORKDIR = "."  # the sandbox starts the program in its working dir: /mnt/data when isolated
 CELL_NAME = "<cell>"
 RESET_NOTE = "Code execution state reset."
+TIMED_OUT = 124  # the exit code of a cell stopped by its own clock, as timeout(1) has it
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
 
 
@@ -187,7 +188,7 @@ def run(job: Job, payload: memoryview) -> tuple[int, Job, Blobs]:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except _OutOfTime:
         sys.stderr.write(f"Execution timed out after {job['timeout_s']:g}s\n")
-        code = 124
+        code = TIMED_OUT
     except BaseException as exc:
         print_error(exc)
         code = 1
@@ -195,7 +196,9 @@ def run(job: Job, payload: memoryview) -> tuple[int, Job, Blobs]:
         signal.setitimer(signal.ITIMER_REAL, 0)
     sys.stdout.flush()
     sys.stderr.flush()
-    return code, *collect(before, job)
+    header, blobs = collect(before, job)
+    header["timed_out"] = code == TIMED_OUT
+    return code, header, blobs
 
 
 def collect(before: dict[str, tuple[int, int]], job: Job) -> tuple[Job, Blobs]:

@@ -145,8 +145,13 @@ def run_call(
         outputs += [{"type": "image", "image": {"file_id": file_id}} for file_id in images]
     if sessions is not None:
         fresh = not session.cells
-        # A cell cut off by the wall clock left the interpreter in an unknown state: it is not replayed.
-        cell = None if result.timed_out else RecordedCell(call.code, {name: fid for name, (fid, _) in inputs.items()})
+        # A cell cut off by a clock left the interpreter in an unknown state, and would take as long again: it is
+        # not replayed.
+        cell = (
+            None
+            if result.timed_out or returned.timed_out
+            else RecordedCell(call.code, {name: fid for name, (fid, _) in inputs.items()})
+        )
         seeded = {SANDBOX_PREFIX + name: fid for name, (fid, _) in inputs.items()}
         sessions.record(call.project, call.thread_id, cell, {**seeded, **links}, fresh=fresh and cell is not None)
     answer: JSON = {"outputs": outputs, "exit_code": result.exit_code}
