@@ -8,6 +8,7 @@ from functools import cached_property
 import redis
 from celery import Celery
 
+from orchestrator.files.images import ImageReader
 from orchestrator.files.storage import Storage, storage_from_settings
 from orchestrator.services.dispatch import CeleryDispatcher
 from orchestrator.settings import Settings
@@ -60,4 +61,7 @@ class Runtime:
         )
         watcher = CancelWatcher(self.redis, self.store.keys.control_channel())
         leases = LeaseKeeper(self.store, s.run_lease_s)
-        return RunExecutor(self.store, model, self.dispatcher, max_turns=s.max_turns, watcher=watcher, leases=leases)
+        images = ImageReader(self.store, self.storage)
+        return RunExecutor(
+            self.store, model, self.dispatcher, max_turns=s.max_turns, watcher=watcher, leases=leases, images=images
+        )

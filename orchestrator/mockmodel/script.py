@@ -1,7 +1,8 @@
 """The mock model's behaviour: which reply a Chat Completions request gets, and the pieces that reply streams in.
 
 Pure (no I/O, clock or randomness): the same request always gets the same reply, which is what makes the mock usable
-as a test double. The reply is steered by `[[...]]` directives in the last user message:
+as a test double. A text answer to a message with image parts starts "I see N image(s): ..." (data URLs by size).
+The reply is steered by `[[...]]` directives in the last user message:
 
     [[error STATUS]]        fail with that HTTP status (400-599)
     [[call NAME JSON]]      call tool NAME with arguments JSON (omitted JSON means `{}`); one call per directive
@@ -43,6 +44,7 @@ change streamed responses only; the others change the reply itself.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import math
@@ -260,6 +262,8 @@ def decide(
                 trailing_pieces=tuple(tokenize(after)),
             )
         text = _text_answer(user_text, directives)
+        if not any(d.kind in ("text", "long") for d in directives):  # those answer exactly what they say
+            text = _image_note(_last_user_message(messages)) + text
 
     pieces = tokenize(text)
     finish_reason: FinishReason = "stop"
@@ -527,6 +531,19 @@ def _verified_solution(equation: Equation, shown: str, value: float) -> str:
     holds = math.isclose(lhs, equation.c, abs_tol=1e-9)
     verdict = "as required" if holds else f"but the right-hand side is {equation.c}"
     return f"The solution is {equation.var} = {shown}. Checking: {check}, {verdict}."
+
+
+def _image_note(message: Mapping[str, Any] | None) -> str:
+    """What the mock saw of the message's image parts: each data URL by its decoded size, each other URL as is, so a
+    test can tell that an image reached the model, and which bytes."""
+    content = None if message is None else message.get("content")
+    seen = []
+    for part in content if isinstance(content, list) else []:
+        if isinstance(part, Mapping) and part.get("type") == "image_url":
+            url = str((part.get("image_url") or {}).get("url", ""))
+            head, _, data = url.partition(";base64,")
+            seen.append(f"{len(base64.b64decode(data))} bytes of {head[5:]}" if url.startswith("data:") else url)
+    return f"I see {len(seen)} image(s): {', '.join(seen)}. " if seen else ""
 
 
 def _text_answer(user_text: str, directives: Sequence[Directive]) -> str:

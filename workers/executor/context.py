@@ -3,6 +3,7 @@ earlier turns (text and tool calls with their outputs), and the sampling options
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -11,6 +12,8 @@ from orchestrator.domain.models import JSON, Message, Run, RunStep
 from orchestrator.domain.tools import SERVER_TOOLS, chat_tool_choice, chat_tools
 from workers.executor.citations import Source, numbered_results, tool_output
 
+#: An image_file's data URL by file id (None once the file is gone); the executor binds it to the run's project.
+ImageData = Callable[[str], str | None]
 CHARS_PER_TOKEN = 4  # a tokenizer-free estimate; only used to truncate before the model reports real counts
 
 
@@ -20,11 +23,12 @@ def build_request(
     steps: list[RunStep],
     max_tokens: int | None,
     step_turns: dict[str, int] | None = None,
+    image_data: ImageData | None = None,
 ) -> dict[str, Any]:
     messages: list[dict[str, Any]] = []
     if run.instructions:
         messages.append({"role": "system", "content": run.instructions})
-    messages += truncate(run, [_chat_message(m) for m in history if m.run_id != run.id])
+    messages += truncate(run, [_chat_message(m, image_data) for m in history if m.run_id != run.id])
     own = {m.id: m for m in history if m.run_id == run.id}
     # file_search results are numbered across the run, so the model's markers can be traced back (citations.py).
     numbered = numbered_results(steps, step_turns or {})
@@ -58,16 +62,41 @@ def truncate(run: Run, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return messages
 
 
-def _chat_message(message: Message) -> dict[str, Any]:
-    parts: list[str] = []
+def _chat_message(message: Message, image_data: ImageData | None = None) -> dict[str, Any]:
+    """Text alone stays a string; a user message with images becomes Chat Completions parts, an image_file as a
+    data URL of its bytes. Assistant turns cannot carry images upstream: they keep a placeholder."""
+    if message.role != "user" or all(part["type"] == "text" for part in message.content):
+        return {"role": message.role, "content": "\n".join(_as_text(part) for part in message.content)}
+    parts: list[dict[str, Any]] = []
     for part in message.content:
-        if part["type"] == "text":
-            parts.append(part["text"]["value"])
-        elif part["type"] == "image_url":
-            parts.append(f"[image: {part['image_url']['url']}]")
-        elif part["type"] == "image_file":
-            parts.append(f"[image file: {part['image_file']['file_id']}]")
-    return {"role": message.role, "content": "\n".join(parts)}
+        image = _image_part(part, image_data)
+        parts.append(image if image is not None else {"type": "text", "text": _as_text(part)})
+    return {"role": message.role, "content": parts}
+
+
+def _as_text(part: JSON) -> str:
+    if part["type"] == "text":
+        return str(part["text"]["value"])
+    if part["type"] == "image_url":
+        return f"[image: {part['image_url']['url']}]"
+    return f"[image file: {part['image_file']['file_id']}]"
+
+
+def _image_part(part: JSON, image_data: ImageData | None) -> dict[str, Any] | None:
+    if part["type"] == "image_url":
+        source = part["image_url"]
+        url: str | None = source["url"]
+    elif part["type"] == "image_file" and image_data is not None:
+        source = part["image_file"]
+        url = image_data(source["file_id"])  # None once the file was deleted: the placeholder says which it was
+    else:
+        return None
+    if url is None:
+        return None
+    image: dict[str, Any] = {"url": url}
+    if source.get("detail"):
+        image["detail"] = source["detail"]
+    return {"type": "image_url", "image_url": image}
 
 
 def _by_turn(steps: list[RunStep], step_turns: dict[str, int]) -> list[list[RunStep]]:

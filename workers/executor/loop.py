@@ -7,6 +7,7 @@ overwritten by a stale executor.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import threading
@@ -23,6 +24,7 @@ from orchestrator.domain.step_include import step_wire
 from orchestrator.domain.tools import SERVER_TOOLS
 from orchestrator.domain.transitions import RunEvent, apply
 from orchestrator.errors import ConcurrentUpdate, InvalidTransition, UpstreamError
+from orchestrator.files.images import ImageReader
 from orchestrator.services.dispatch import Dispatcher
 from orchestrator.services.ledger import Change, RunLedger, new_token, now_s
 from orchestrator.store import RedisStore, RunRecord
@@ -55,6 +57,7 @@ class RunExecutor:
         watcher: CancelWatcher | None = None,
         worker_id: str | None = None,
         leases: LeaseKeeper | None = None,
+        images: ImageReader | None = None,
     ) -> None:
         self.store = store
         self.model = model
@@ -63,6 +66,7 @@ class RunExecutor:
         self.watcher = watcher
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.leases = leases
+        self.images = images  # image_file parts become data URLs; without it, placeholders
 
     def execute(self, project: str, thread_id: str, run_id: str, token: str) -> str:
         """Drive the run until it finishes or parks; returns what happened, for logs and tests."""
@@ -165,7 +169,8 @@ class RunExecutor:
         max_tokens = None
         if run.max_completion_tokens is not None:
             max_tokens = run.max_completion_tokens - record.usage.completion_tokens
-        request = build_request(run, history, steps, max_tokens, record.step_turns)
+        image_data = functools.partial(self.images.data_url, p) if self.images is not None else None
+        request = build_request(run, history, steps, max_tokens, record.step_turns, image_data)
         turn = Turn(
             ledger=ledger,
             run=run,
