@@ -16,8 +16,8 @@ The reply is steered by `[[...]]` directives in the last user message:
 
 Without directives, a linear equation such as `3x + 11 = 14` is solved through `code_interpreter` when that tool is
 offered, a question (text ending in `?`) is searched with `file_search` when that tool is offered, file_search results
-are answered by quoting the top result's first sentence followed by its citation marker (`【0:0†name】`), other tool
-results are summarised, and anything else is echoed back.
+are answered by quoting the top result's first sentence that shares a word with the question (else its first sentence)
+followed by its citation marker (`【0:0†name】`), other tool results are summarised, and anything else is echoed back.
 
 The quirks (names in `quirks.py`) and what real servers they stand for:
 
@@ -53,6 +53,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from orchestrator.domain.sentences import sentences, words
 from orchestrator.mockmodel import quirks as q
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
@@ -81,7 +82,6 @@ _DIRECTIVE_BODY = {
 }
 #: A file_search result as the executor shows it to the model: its marker on a line of its own, then its text.
 _SEARCH_RESULT = re.compile(r"^(【\d+:\d+†[^】\n]*】)[^\n]*\n(.*?)(?=\n\n【|\Z)", re.MULTILINE | re.DOTALL)
-_SENTENCE = re.compile(r".+?(?:[.!?](?=\s|$)|$)", re.DOTALL)
 _CALL_NAME = re.compile(r"\s+([A-Za-z0-9_-]{1,64})\s*")
 _CLOSE = re.compile(r"\s*\]\]")
 _JSON = json.JSONDecoder()
@@ -489,8 +489,9 @@ def _compact(arguments: dict[str, str]) -> str:
     return json.dumps(arguments, separators=(",", ":"), ensure_ascii=False)
 
 
-def _search_answer(messages: Sequence[Mapping[str, Any]], outputs: Sequence[str]) -> str | None:
-    """The answer to file_search results: the top result's first sentence, cited with its marker."""
+def _search_answer(messages: Sequence[Mapping[str, Any]], outputs: Sequence[str], question: str) -> str | None:
+    """The answer to file_search results: the top result's first sentence sharing a word with the question (else
+    its first sentence), cited with its marker."""
     caller = _calling_assistant_message(messages) or {}
     names = {(call.get("function") or {}).get("name") for call in caller.get("tool_calls") or []}
     if FILE_SEARCH not in names:
@@ -498,9 +499,9 @@ def _search_answer(messages: Sequence[Mapping[str, Any]], outputs: Sequence[str]
     for output in outputs:
         top = _SEARCH_RESULT.search(output)
         if top is not None:
-            text = " ".join(top[2].split())
-            sentence = _SENTENCE.match(text)
-            return f"{sentence[0] if sentence else text} {top[1]}"
+            found = sentences(top[2]) or [""]
+            asked = words(question)
+            return f"{next((s for s in found if asked & words(s)), found[0])} {top[1]}"
     return NOTHING_FOUND
 
 
@@ -510,7 +511,7 @@ def _tool_results_text(messages: Sequence[Mapping[str, Any]], user_text: str) ->
         if message.get("role") != "tool":
             break
         outputs.insert(0, message_text(message))
-    searched = _search_answer(messages, outputs)
+    searched = _search_answer(messages, outputs, user_text)
     if searched is not None:
         return searched
     equation = find_equation(user_text)

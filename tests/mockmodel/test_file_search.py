@@ -71,3 +71,10 @@ def test_results_are_answered_with_the_top_results_first_sentence_and_its_marker
 def test_no_results_and_other_tools_outputs() -> None:
     assert after_search('file_search found nothing for "hours" in the attached files.').content == NOTHING_FOUND
     assert after_search(RESULTS, name="lookup").content == "Tool results: " + RESULTS
+
+
+def test_the_quoted_sentence_is_the_first_one_about_the_question() -> None:
+    output = "results\n\n【0:0†handbook.md】 (score 1.000)\n# Staff handbook\n\n## Time off\nThe garden shuts at dusk."
+    assert after_search(output).content == "The garden shuts at dusk. 【0:0†handbook.md】"
+    unrelated = "results\n\n【0:0†x.md】 (score 1.000)\n# Title\n\nNothing relevant."
+    assert after_search(unrelated).content == "# Title 【0:0†x.md】"

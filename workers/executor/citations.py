@@ -14,13 +14,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from orchestrator.domain.models import JSON, RunStep
+from orchestrator.domain.sentences import sentences, words
 
 #: A marker as models write it; the filename part is bounded so a stray `【` cannot make a match span the answer.
 MARKER = re.compile(r"【(\d{1,6}):(\d{1,6})†([^】\n]{0,256})】")
 #: The longest a marker can be, so a streaming scan knows when an unclosed `【` can no longer become one.
 MAX_MARKER_CHARS = 280
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
-_WORD = re.compile(r"\w{3,}")
 
 
 @dataclass(frozen=True)
@@ -151,19 +150,14 @@ def _annotation(index: int, match: re.Match[str], source: Source, claim: str) ->
 
 def best_quote(chunk: str, claim: str) -> str:
     """The sentence of `chunk` sharing the most words with the claim's last sentence; the whole chunk if none does."""
-    sentences = [_squash(s) for s in _SENTENCE_END.split(chunk) if s.strip()]
-    claim_sentences = [s for s in _SENTENCE_END.split(claim) if s.strip()]
-    wanted = _words(claim_sentences[-1]) if claim_sentences else set()
+    claimed = sentences(claim)
+    wanted = words(claimed[-1]) if claimed else set()
     best, best_shared = "", 0
-    for sentence in sentences:
-        shared = len(wanted & _words(sentence))
+    for sentence in sentences(chunk):
+        shared = len(wanted & words(sentence))
         if shared > best_shared:
             best, best_shared = sentence, shared
     return best or _squash(chunk)
-
-
-def _words(text: str) -> set[str]:
-    return {w.lower() for w in _WORD.findall(text)}
 
 
 def _squash(text: str) -> str:
