@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from orchestrator.domain.requests import AssistantCreate, MessageCreate, RunCreate
+from orchestrator.domain.requests import AssistantCreate, MessageCreate, RunCreate, ThreadCreate
 from orchestrator.files.service import create_file
 from orchestrator.files.storage.local import LocalStorage
 from orchestrator.services import assistants, runs, threads
@@ -32,7 +32,7 @@ def start(store: RedisStore, dispatcher: RecordingDispatcher, **resources: Any) 
     assistant = assistants.create(
         store, "p", AssistantCreate(model="m", tools=TOOLS, tool_resources=resources.get("assistant"))
     )
-    thread = threads.create_thread(store, "p", None)
+    thread = threads.create_thread(store, "p", ThreadCreate(tool_resources=resources.get("thread")))
     message = MessageCreate(role="user", content="Go", attachments=resources.get("attachments"))
     threads.add_message(store, "p", thread.id, message)
     started = runs.create_run(store, dispatcher, "p", thread.id, RunCreate(assistant_id=assistant.id), expiry_s=600)
@@ -83,14 +83,16 @@ def test_the_call_carries_the_assistants_thread_and_attached_files(
 ) -> None:
     storage = LocalStorage(tmp_path)
     ids = [create_file(store, storage, "p", filename=f"{n}.csv", purpose="assistants", data=b"x").id for n in "abc"]
-    attachments = [
-        {"file_id": ids[1], "tools": [{"type": "code_interpreter"}]},
-        {"file_id": ids[2], "tools": [{"type": "file_search"}]},
-    ]
-    start(store, dispatcher, assistant={"code_interpreter": {"file_ids": [ids[0]]}}, attachments=attachments)
+    start(
+        store,
+        dispatcher,
+        assistant={"code_interpreter": {"file_ids": [ids[0], ids[1]]}},
+        thread={"code_interpreter": {"file_ids": [ids[1], ids[2]]}},
+        attachments=[{"file_id": ids[0], "tools": [{"type": "code_interpreter"}]}],
+    )
     execute(store, dispatcher, ScriptedModel([call_turn(("code_interpreter", '{"code": "1"}'))]))
     _, payload = dispatcher.tools[-1]
-    assert payload["file_ids"] == [ids[0], ids[1]]
+    assert payload["file_ids"] == ids  # each once, the assistant's first
 
 
 def test_the_answer_shows_the_images_and_links_the_files(store: RedisStore, dispatcher: RecordingDispatcher) -> None:
