@@ -24,6 +24,7 @@ from workers.tools.code_interpreter.tasks import code_call, limits_from, run_cal
 from workers.tools.code_interpreter.tool import ProjectFiles
 from workers.tools.file_search.ingest import ingest
 from workers.tools.file_search.search import search
+from workers.tools.file_search.tool import run_search
 from workers.tools.results import record_result
 
 #: pool name -> (queue, Celery pool implementation, default concurrency). Runs and tools are I/O bound
@@ -103,8 +104,10 @@ def make_celery(settings: Settings) -> Celery:
             return execute_tool(
                 payload,
                 "file_search",
-                lambda: search(payload["argument"]),
-                lambda result: "unavailable" if result.get("error") else "ok",
+                lambda: run_search(
+                    runtime.store, payload, functools.partial(search, embedder=embedder_from_settings(settings))
+                ),
+                lambda result: "error" if result.get("error") else "ok" if result.get("results") else "empty",
             )
 
     @app.task(name=INGEST_FILE_TASK, bind=True, **_RETRY_WHILE_REDIS_IS_AWAY)

@@ -14,7 +14,7 @@ from orchestrator.domain.status import TERMINAL_RUN_STATUSES, RunStatus, StepSta
 from orchestrator.domain.transitions import RunEvent
 from orchestrator.errors import ConcurrentUpdate, InvalidRequest, InvalidRunState, InvalidTransition
 from orchestrator.files import checks
-from orchestrator.services import assistants, threads
+from orchestrator.services import assistants, file_search, threads
 from orchestrator.services.assistants import not_found
 from orchestrator.services.dispatch import Dispatcher
 from orchestrator.services.ledger import CAS_ATTEMPTS, Change, RunLedger, new_token, now_s
@@ -69,6 +69,8 @@ def create_run(
         )
     run = _effective_run(assistant, thread_id, body, instructions=instructions, expiry_s=expiry_s)
     messages = [threads.new_message(thread_id, m, now=run.created_at) for m in body.additional_messages or []]
+    attached = file_search.searched_attachments(body.additional_messages or [])
+    file_search.add_to_thread_store(store, dispatcher, project, thread_id, attached)
     return _start(store, dispatcher, project, run, messages=messages)
 
 
@@ -85,7 +87,10 @@ def create_thread_and_run(
         checks.resource_file_ids(given.tool_resources if given else None, "thread.tool_resources"),
         checks.messages_file_ids(given.messages if given else None, "thread.messages"),
     )
-    thread = threads.create_thread(store, project, body.thread)
+    if body.tool_resources is not None:
+        resources = file_search.prepare_resources(store, dispatcher, project, body.tool_resources)
+        body = body.model_copy(update={"tool_resources": resources})
+    thread = threads.create_thread(store, project, body.thread, dispatcher)
     instructions = body.instructions if body.instructions is not None else assistant.instructions
     run = _effective_run(assistant, thread.id, body, instructions=instructions, expiry_s=expiry_s)
     return thread, _start(store, dispatcher, project, run, messages=[], thread=thread)

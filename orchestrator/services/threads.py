@@ -9,6 +9,7 @@ from orchestrator.domain.models import JSON, Message, Thread
 from orchestrator.domain.requests import MessageCreate, ThreadCreate, ThreadUpdate
 from orchestrator.errors import InvalidRunState, NotFound, ThreadBusy
 from orchestrator.files import checks
+from orchestrator.services import file_search
 from orchestrator.services.assistants import not_found
 from orchestrator.services.dispatch import Dispatcher
 from orchestrator.services.ledger import now_s
@@ -38,7 +39,10 @@ def new_message(thread_id: str, body: MessageCreate, *, now: int) -> Message:
     )
 
 
-def create_thread(store: RedisStore, project: str, body: ThreadCreate | None) -> Thread:
+def create_thread(
+    store: RedisStore, project: str, body: ThreadCreate | None, dispatcher: Dispatcher | None = None
+) -> Thread:
+    """A new thread; files attached for file_search go to its own vector store (ingestion needs `dispatcher`)."""
     body = body or ThreadCreate()
     checks.require(
         store,
@@ -46,16 +50,19 @@ def create_thread(store: RedisStore, project: str, body: ThreadCreate | None) ->
         checks.resource_file_ids(body.tool_resources),
         checks.messages_file_ids(body.messages, "messages"),
     )
+    resources = file_search.prepare_resources(store, dispatcher, project, body.tool_resources)
     now = now_s()
-    thread = Thread(
-        id=new_id("thread_"), created_at=now, metadata=body.metadata or {}, tool_resources=body.tool_resources or {}
-    )
+    thread = Thread(id=new_id("thread_"), created_at=now, metadata=body.metadata or {}, tool_resources=resources or {})
     keys = store.keys
     messages = [new_message(thread.id, m, now=now) for m in body.messages or []]
     store.put_indexed(
         [(keys.thread(project, thread.id), thread), *((keys.message(project, thread.id, m.id), m) for m in messages)],
         [(keys.messages(project, thread.id), m.id) for m in messages],
     )
+    attached = file_search.searched_attachments(body.messages or [])
+    if attached:
+        file_search.add_to_thread_store(store, dispatcher, project, thread.id, attached)
+        thread = get_thread(store, project, thread.id)
     return thread
 
 
@@ -66,9 +73,14 @@ def get_thread(store: RedisStore, project: str, thread_id: str) -> Thread:
     return thread
 
 
-def update_thread(store: RedisStore, project: str, thread_id: str, body: ThreadUpdate) -> Thread:
+def update_thread(
+    store: RedisStore, project: str, thread_id: str, body: ThreadUpdate, dispatcher: Dispatcher | None = None
+) -> Thread:
     checks.require(store, project, checks.resource_file_ids(body.tool_resources))
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    if body.tool_resources is not None:
+        get_thread(store, project, thread_id)  # no store is made for a thread that does not exist
+        changes["tool_resources"] = file_search.prepare_resources(store, dispatcher, project, body.tool_resources)
     updated = store.update_doc(store.keys.thread(project, thread_id), Thread, lambda t: t.model_copy(update=changes))
     if updated is None:
         raise not_found("thread", thread_id)
@@ -115,7 +127,10 @@ def delete_thread(store: RedisStore, project: str, thread_id: str, dispatcher: D
     store.delete(doomed, index)
 
 
-def add_message(store: RedisStore, project: str, thread_id: str, body: MessageCreate) -> Message:
+def add_message(
+    store: RedisStore, project: str, thread_id: str, body: MessageCreate, dispatcher: Dispatcher | None = None
+) -> Message:
+    """A new message; its files attached for file_search join the thread's own vector store."""
     get_thread(store, project, thread_id)
     checks.require(store, project, checks.message_file_ids(body))
     message = new_message(thread_id, body, now=now_s())
@@ -130,6 +145,7 @@ def add_message(store: RedisStore, project: str, thread_id: str, body: MessageCr
             f"Can't add messages to {thread_id} while a run {exc.active_run_id} is active.",
             active_run_id=exc.active_run_id,
         ) from None
+    file_search.add_to_thread_store(store, dispatcher, project, thread_id, file_search.searched_attachments([body]))
     return message
 
 

@@ -6,6 +6,7 @@ import openai
 import pytest
 from openai.types.beta import Assistant
 
+from orchestrator.mockmodel.script import NOTHING_FOUND
 from tests.e2e.helpers import POLL_MS, make_assistant, message_text
 
 pytestmark = pytest.mark.e2e
@@ -50,18 +51,18 @@ def test_max_completion_tokens_makes_the_run_incomplete(client: openai.OpenAI, a
     assert len(words) == 256 and words[-1] == "word256"
 
 
-def test_file_search_call_fails_the_run_clearly(client: openai.OpenAI) -> None:
+def test_file_search_without_vector_stores_finds_nothing_and_says_so(client: openai.OpenAI) -> None:
     searcher = client.beta.assistants.create(model="gpt-4o", tools=[{"type": "file_search"}])
     thread = client.beta.threads.create(messages=[{"role": "user", "content": '[[call file_search {"query":"x"}]]'}])
     run = client.beta.threads.runs.create_and_poll(
         thread_id=thread.id, assistant_id=searcher.id, poll_interval_ms=POLL_MS
     )
-    assert run.status == "failed"
+    assert run.status == "completed"
     assert run.required_action is None  # a server tool never asks the client
-    assert run.last_error is not None and run.last_error.code == "server_error"
-    assert "file_search is not available" in run.last_error.message
-    (step,) = client.beta.threads.runs.steps.list(run_id=run.id, thread_id=thread.id).data
-    assert (step.type, step.status) == ("tool_calls", "failed")
-    assert step.last_error is not None and step.last_error.code == "server_error"
+    step = client.beta.threads.runs.steps.list(run_id=run.id, thread_id=thread.id, order="asc").data[0]
+    assert (step.type, step.status) == ("tool_calls", "completed")
     assert step.step_details.type == "tool_calls"
-    assert [call.type for call in step.step_details.tool_calls] == ["file_search"]
+    (call,) = step.step_details.tool_calls
+    assert call.type == "file_search" and call.file_search.results == []
+    (message,) = client.beta.threads.messages.list(thread_id=thread.id, run_id=run.id).data
+    assert message_text(message) == NOTHING_FOUND

@@ -123,21 +123,6 @@ def test_code_interpreter_parks_the_run_and_the_tool_hands_it_back(
     assert "thread.run.requires_action" not in events(store, thread_id, run_id)
 
 
-def test_file_search_fails_the_run_clearly(store: RedisStore, dispatcher: RecordingDispatcher) -> None:
-    from workers.tools.file_search.search import NOT_AVAILABLE, search
-
-    thread_id, run_id = new_run(store, dispatcher, tools=[{"type": "file_search"}])
-    model = ScriptedModel([call_turn(("file_search", '{"query": "q"}'))])
-    assert execute(store, dispatcher, model) == "awaiting_tools"
-    ((_, payload),) = dispatcher.tools
-    record_result(store, dispatcher, payload, search("q"), "file_search")
-    assert execute(store, dispatcher, model) == "failed"
-    run = runs.get_run(store, "p", thread_id, run_id)
-    assert run.last_error is not None and run.last_error.message == NOT_AVAILABLE
-    step = store.get_steps("p", thread_id, store.all_ids(store.keys.steps("p", thread_id, run_id)))[0]
-    assert step.status == "failed"
-
-
 class DeltaSignallingStore(RedisStore):
     """Signals once the executor has committed a message delta, so a test can act right after it."""
 

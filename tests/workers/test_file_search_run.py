@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import pytest
 
-from orchestrator.domain.models import JSON, Assistant, Thread
+from orchestrator.domain.models import JSON, Assistant, FileCounts, Thread, VectorStore
 from orchestrator.domain.requests import RunCreate
 from orchestrator.domain.step_include import SEARCH_RESULT_CONTENT, step_wire
 from orchestrator.services import runs
@@ -17,7 +18,8 @@ from orchestrator.services.ledger import now_s
 from orchestrator.store import RedisStore
 from tests.support import RecordingDispatcher, ScriptedModel, call_turn, text_turn
 from workers.executor.loop import RunExecutor
-from workers.tools.file_search.tool import run_search
+from workers.tools.file_search import tool
+from workers.tools.file_search.tool import SEARCH_FAILED, run_search
 from workers.tools.results import record_result
 
 GUIDE = "The rooftop garden opens at 7 am. It closes at dusk."
@@ -146,3 +148,46 @@ def test_a_run_without_vector_stores_searches_nothing(store: RedisStore, dispatc
         "results": [],
     }
     assert search.calls == []
+
+
+def test_a_search_that_breaks_fails_the_run_saying_so(store: RedisStore, dispatcher: RecordingDispatcher) -> None:
+    thread_id, run_id = start(store, dispatcher)
+    model = ScriptedModel([call_turn(("file_search", '{"query": "q"}'))])
+    assert execute(store, dispatcher, model) == "awaiting_tools"
+    ((_, payload),) = dispatcher.tools
+
+    def broken(*args: Any, **kwargs: Any) -> list[Any]:
+        raise ValueError("index corrupt")
+
+    result = run_search(store, payload, broken)
+    assert result == {"error": SEARCH_FAILED}
+    record_result(store, dispatcher, payload, result, "file_search")
+    assert execute(store, dispatcher, model) == "failed"
+    run = runs.get_run(store, "p", thread_id, run_id)
+    assert run.last_error is not None and run.last_error.message == SEARCH_FAILED
+    step = store.get_steps("p", thread_id, store.all_ids(store.keys.steps("p", thread_id, run_id)))[0]
+    assert step.status == "failed"
+
+
+def stores_in_progress(counts: list[int]) -> Any:
+    pending = iter(counts)
+
+    def get(store: RedisStore, project: str, ids: Any) -> list[VectorStore]:
+        return [VectorStore(id="vs_1", created_at=0, file_counts=FileCounts(in_progress=next(pending)))]
+
+    return get
+
+
+def test_a_search_waits_for_files_still_being_ingested(store: RedisStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tool, "get_vector_stores", stores_in_progress([2, 1, 0]))
+    slept: list[float] = []
+    assert tool.wait_for_ingestion(store, "p", ["vs_1"], timeout_s=5, sleep=slept.append, clock=lambda: 0.0)
+    assert slept == [tool.READY_POLL_S] * 2
+
+
+def test_the_wait_is_bounded(store: RedisStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tool, "get_vector_stores", stores_in_progress([1] * 10))
+    ticks = iter(range(10))
+    slept: list[float] = []
+    ready = tool.wait_for_ingestion(store, "p", ["vs_1"], timeout_s=3, sleep=slept.append, clock=lambda: next(ticks))
+    assert not ready and len(slept) == 2  # checked at t=1 and t=2, given up at t=3

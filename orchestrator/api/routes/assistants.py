@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from orchestrator.api.deps import PagingDep, ProjectDep, StoreDep
+from orchestrator.api.deps import DispatcherDep, PagingDep, ProjectDep, StoreDep
 from orchestrator.api.listing import list_page
 from orchestrator.domain.models import deleted
 from orchestrator.domain.requests import AssistantCreate, AssistantUpdate
@@ -16,8 +16,10 @@ router = APIRouter(prefix="/v1/assistants", tags=["assistants"])
 
 
 @router.post("")
-def create_assistant(body: AssistantCreate, store: StoreDep, project: ProjectDep) -> dict[str, Any]:
-    return assistants.create(store, project, body).wire()
+def create_assistant(
+    body: AssistantCreate, store: StoreDep, dispatcher: DispatcherDep, project: ProjectDep
+) -> dict[str, Any]:
+    return assistants.create(store, project, body, dispatcher).wire()
 
 
 @router.get("")
@@ -31,8 +33,10 @@ def get_assistant(assistant_id: str, store: StoreDep, project: ProjectDep) -> di
 
 
 @router.post("/{assistant_id}")
-def update_assistant(assistant_id: str, body: AssistantUpdate, store: StoreDep, project: ProjectDep) -> dict[str, Any]:
-    return assistants.update(store, project, assistant_id, body).wire()
+def update_assistant(
+    assistant_id: str, body: AssistantUpdate, store: StoreDep, dispatcher: DispatcherDep, project: ProjectDep
+) -> dict[str, Any]:
+    return assistants.update(store, project, assistant_id, body, dispatcher).wire()
 
 
 @router.delete("/{assistant_id}")

@@ -16,8 +16,10 @@ router = APIRouter(prefix="/v1/threads", tags=["threads"])
 
 
 @router.post("")
-def create_thread(store: StoreDep, project: ProjectDep, body: ThreadCreate | None = None) -> dict[str, Any]:
-    return threads.create_thread(store, project, body).wire()
+def create_thread(
+    store: StoreDep, dispatcher: DispatcherDep, project: ProjectDep, body: ThreadCreate | None = None
+) -> dict[str, Any]:
+    return threads.create_thread(store, project, body, dispatcher).wire()
 
 
 @router.get("/{thread_id}")
@@ -26,8 +28,10 @@ def get_thread(thread_id: str, store: StoreDep, project: ProjectDep) -> dict[str
 
 
 @router.post("/{thread_id}")
-def update_thread(thread_id: str, body: ThreadUpdate, store: StoreDep, project: ProjectDep) -> dict[str, Any]:
-    return threads.update_thread(store, project, thread_id, body).wire()
+def update_thread(
+    thread_id: str, body: ThreadUpdate, store: StoreDep, dispatcher: DispatcherDep, project: ProjectDep
+) -> dict[str, Any]:
+    return threads.update_thread(store, project, thread_id, body, dispatcher).wire()
 
 
 @router.delete("/{thread_id}")
@@ -37,8 +41,10 @@ def delete_thread(thread_id: str, store: StoreDep, dispatcher: DispatcherDep, pr
 
 
 @router.post("/{thread_id}/messages")
-def create_message(thread_id: str, body: MessageCreate, store: StoreDep, project: ProjectDep) -> dict[str, Any]:
-    return threads.add_message(store, project, thread_id, body).wire()
+def create_message(
+    thread_id: str, body: MessageCreate, store: StoreDep, dispatcher: DispatcherDep, project: ProjectDep
+) -> dict[str, Any]:
+    return threads.add_message(store, project, thread_id, body, dispatcher).wire()
 
 
 @router.get("/{thread_id}/messages")
