@@ -16,6 +16,7 @@ import orjson
 from orchestrator import observe
 from orchestrator.domain.models import JSON, Message, Run, RunLastError, RunStep, StepLastError
 from orchestrator.domain.status import TERMINAL_RUN_STATUSES, MessageStatus, RunStatus, StepStatus
+from orchestrator.domain.step_include import step_wire
 from orchestrator.domain.transitions import RUN_EVENT_NAMES, RunEvent, apply
 from orchestrator.errors import ConcurrentUpdate, NotFound
 from orchestrator.store import Commit, CommitResult, RedisStore, RunRecord
@@ -160,7 +161,7 @@ class RunLedger:
                     update["last_error"] = StepLastError(code=code, message=error.message)
                 step = step.model_copy(update=update)
                 change.docs.append(step)
-                change.events.append((f"thread.run.step.{step_status.value}", step.wire()))
+                change.events.append((f"thread.run.step.{step_status.value}", step_wire(step)))
         if open_message:
             message = self.store.get_message(self.project, self.thread_id, open_message)
             if message is not None and message.status is MessageStatus.IN_PROGRESS:

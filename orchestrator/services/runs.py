@@ -11,6 +11,7 @@ from orchestrator.domain.ids import new_id
 from orchestrator.domain.models import Assistant, Message, Run, RunStep, Thread
 from orchestrator.domain.requests import RunCreate, RunOptions, ThreadAndRunCreate, ToolOutputsSubmit
 from orchestrator.domain.status import TERMINAL_RUN_STATUSES, RunStatus, StepStatus
+from orchestrator.domain.step_include import step_wire
 from orchestrator.domain.transitions import RunEvent
 from orchestrator.errors import ConcurrentUpdate, InvalidRequest, InvalidRunState, InvalidTransition
 from orchestrator.files import checks
@@ -233,7 +234,7 @@ def submit_tool_outputs(
                 }
             )
             change.docs.append(step)
-            change.events.append(("thread.run.step.completed", step.wire()))
+            change.events.append(("thread.run.step.completed", step_wire(step)))
         return change
 
     try:

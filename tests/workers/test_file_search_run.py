@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from orchestrator.domain.models import JSON, Assistant, FileCounts, Thread, VectorStore
-from orchestrator.domain.requests import RunCreate
+from orchestrator.domain.requests import RunCreate, ToolOutput, ToolOutputsSubmit
 from orchestrator.domain.step_include import SEARCH_RESULT_CONTENT, step_wire
 from orchestrator.services import runs
 from orchestrator.services.ledger import now_s
@@ -61,14 +61,14 @@ def put(store: RedisStore, key: str, doc: Any, index: str) -> None:
     store.put_indexed([(key, doc)], [(index, doc.id)])
 
 
-def start(store: RedisStore, dispatcher: RecordingDispatcher) -> tuple[str, str]:
+def start(store: RedisStore, dispatcher: RecordingDispatcher, *more_tools: JSON) -> tuple[str, str]:
     """A run whose assistant and thread each name a vector store (stored directly: validation is the API's job)."""
     tool = {"type": "file_search", "file_search": {"max_num_results": 5, "ranking_options": {"score_threshold": 0.1}}}
     assistant = Assistant(
         id="asst_fs",
         created_at=now_s(),
         model="gpt-4o",
-        tools=[tool],
+        tools=[tool, *more_tools],
         tool_resources={"file_search": {"vector_store_ids": ["vs_assistant"]}},
     )
     thread = Thread(
@@ -191,3 +191,29 @@ def test_the_wait_is_bounded(store: RedisStore, monkeypatch: pytest.MonkeyPatch)
     slept: list[float] = []
     ready = tool.wait_for_ingestion(store, "p", ["vs_1"], timeout_s=3, sleep=slept.append, clock=lambda: next(ticks))
     assert not ready and len(slept) == 2  # checked at t=1 and t=2, given up at t=3
+
+
+def test_results_stay_out_of_events_when_a_function_call_shares_the_step(
+    store: RedisStore, dispatcher: RecordingDispatcher
+) -> None:
+    """A turn that searched and called a function completes its step on submit_tool_outputs: the event may not carry
+    result content."""
+    function = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
+    thread_id, run_id = start(store, dispatcher, function)
+    model = ScriptedModel([call_turn(("file_search", '{"query": "q"}'), ("lookup", "{}"))])
+    assert execute(store, dispatcher, model) == "awaiting_tools"
+    ((_, payload),) = dispatcher.tools
+    record_result(store, dispatcher, payload, run_search(store, payload, FakeSearch([])), "file_search")
+    assert execute(store, dispatcher, model) == "requires_action"
+    action = runs.get_run(store, "p", thread_id, run_id).required_action
+    assert action is not None
+    (call,) = action.submit_tool_outputs["tool_calls"]
+    submit = ToolOutputsSubmit(tool_outputs=[ToolOutput(tool_call_id=call["id"], output="x")])
+    runs.submit_tool_outputs(store, dispatcher, "p", thread_id, run_id, submit)
+
+    logged = [(e.event, orjson.loads(e.data)) for e in store.events("p", thread_id, run_id)]
+    (done,) = [d for name, d in logged if name == "thread.run.step.completed"]
+    searched = next(c for c in done["step_details"]["tool_calls"] if c["type"] == "file_search")
+    assert searched["file_search"]["results"] and "content" not in searched["file_search"]["results"][0]
+    stored = store.get_step("p", thread_id, done["id"])
+    assert stored is not None and "content" in stored.tool_calls()[0]["file_search"]["results"][0]
