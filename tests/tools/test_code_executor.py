@@ -90,9 +90,13 @@ def test_the_call_carries_the_assistants_thread_and_attached_files(
         thread={"code_interpreter": {"file_ids": [ids[1], ids[2]]}},
         attachments=[{"file_id": ids[0], "tools": [{"type": "code_interpreter"}]}],
     )
-    execute(store, dispatcher, ScriptedModel([call_turn(("code_interpreter", '{"code": "1"}'))]))
+    model = ScriptedModel([call_turn(("code_interpreter", '{"code": "1"}'))])
+    execute(store, dispatcher, model)
     _, payload = dispatcher.tools[-1]
     assert payload["file_ids"] == ids  # each once, the assistant's first
+    # The model is told where they are, after the instructions.
+    note = "Files available to the code_interpreter tool: /mnt/data/a.csv, /mnt/data/b.csv, /mnt/data/c.csv"
+    assert model.requests[0]["messages"][0] == {"role": "system", "content": note}
 
 
 def test_the_answer_shows_the_images_and_links_the_files(store: RedisStore, dispatcher: RecordingDispatcher) -> None:

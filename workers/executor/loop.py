@@ -37,7 +37,7 @@ from workers.executor.lease import LeaseKeeper
 from workers.executor.llm import ChatModel
 from workers.executor.turn import Turn
 from workers.tools.code_interpreter.session import sandbox_files
-from workers.tools.code_interpreter.tool import code_request, run_images
+from workers.tools.code_interpreter.tool import code_request, input_files_note, run_images
 from workers.tools.file_search.tool import search_request
 
 log = structlog.get_logger(__name__)
@@ -171,6 +171,10 @@ class RunExecutor:
             max_tokens = run.max_completion_tokens - record.usage.completion_tokens
         image_data = functools.partial(self.images.data_url, p) if self.images is not None else None
         request = build_request(run, history, steps, max_tokens, record.step_turns, image_data)
+        note = input_files_note(self.store, p, run, history)
+        if note is not None:
+            # After the instructions, as OpenAI's own note on uploaded files came.
+            request["messages"].insert(1 if run.instructions else 0, {"role": "system", "content": note})
         turn = Turn(
             ledger=ledger,
             run=run,

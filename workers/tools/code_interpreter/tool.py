@@ -12,6 +12,7 @@ from orchestrator.errors import NotFound
 from orchestrator.files.service import create_file, get_file, read_content
 from orchestrator.files.storage import Storage
 from orchestrator.store import RedisStore
+from workers.tools.code_interpreter.files import sandbox_name
 
 #: OpenAI's cap on code_interpreter files per tool_resources; attachments add to it, so the union is capped higher.
 MAX_INPUT_FILES = 100
@@ -25,6 +26,13 @@ def code_request(store: RedisStore, project: str, run: Run) -> dict[str, Any]:
     Read when the model calls the tool, so files attached to the thread since the run began are there too: the
     run's own tool_resources, the assistant's, the thread's, then every message attachment meant for the tool.
     """
+    message_ids = store.all_ids(store.keys.messages(project, run.thread_id))[-MAX_MESSAGES_READ:]
+    messages = store.get_messages(project, run.thread_id, message_ids)
+    return {"file_ids": input_file_ids(store, project, run, messages)}
+
+
+def input_file_ids(store: RedisStore, project: str, run: Run, messages: Iterable[Message]) -> list[str]:
+    """The run's, the assistant's and the thread's code_interpreter files, then those attached to `messages`."""
     holders: list[JSON] = [run.tool_resources]
     assistant = store.get_assistant(project, run.assistant_id)
     if assistant is not None:
@@ -33,9 +41,20 @@ def code_request(store: RedisStore, project: str, run: Run) -> dict[str, Any]:
     if thread is not None:
         holders.append(thread.tool_resources)
     ids = [fid for holder in holders for fid in ((holder or {}).get("code_interpreter") or {}).get("file_ids") or []]
-    message_ids = store.all_ids(store.keys.messages(project, run.thread_id))[-MAX_MESSAGES_READ:]
-    ids += attached_file_ids(store.get_messages(project, run.thread_id, message_ids))
-    return {"file_ids": list(dict.fromkeys(ids))[:MAX_INPUT_FILES]}
+    ids += attached_file_ids(messages)
+    return list(dict.fromkeys(ids))[:MAX_INPUT_FILES]
+
+
+def input_files_note(store: RedisStore, project: str, run: Run, messages: Iterable[Message]) -> str | None:
+    """A system note naming the files the code will find in /mnt/data (the messages the model reads are enough):
+    OpenAI told its models the same way, and without it a model cannot know what it was given."""
+    if not any(tool["type"] == "code_interpreter" for tool in run.tools):
+        return None
+    files = store.get_files(project, input_file_ids(store, project, run, messages))
+    paths = [f"/mnt/data/{sandbox_name(file.filename)}" for file in files if file is not None]
+    if not paths:
+        return None
+    return "Files available to the code_interpreter tool: " + ", ".join(paths)
 
 
 def attached_file_ids(messages: Iterable[Message]) -> list[str]:
