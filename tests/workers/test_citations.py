@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.domain.models import RunStep
+from orchestrator.domain.models import Run, RunStep
+from orchestrator.domain.status import MessageStatus
 from orchestrator.mockmodel.script import Answer, decide
 from workers.executor.citations import Citations, Source, best_quote, numbered_results, tool_output
 from workers.executor.context import call_output
+from workers.executor.llm import TextPiece
+from workers.executor.turn import Turn
 
 GUIDE = "The rooftop garden opens at 7 am. It closes at dusk. Dogs are welcome on a leash."
 
@@ -121,3 +124,43 @@ def test_best_quote_is_the_sentence_that_matches_the_claim_or_the_whole_chunk() 
     assert best_quote(GUIDE, "You may bring dogs, on a leash") == "Dogs are welcome on a leash."
     assert best_quote(GUIDE, "Unrelated words only") == GUIDE
     assert best_quote("One line\nno full stop", "line") == "One line no full stop"
+
+
+class RecordingLedger:
+    """Just enough of RunLedger for a Turn: what it emits and commits."""
+
+    def __init__(self) -> None:
+        self.emitted: list[tuple[str, Any]] = []
+
+    def emit(self, events: list[tuple[str, Any]], holder: str) -> None:
+        self.emitted += events
+
+    def commit(self, record: Any, run: Any, change: Any) -> None:
+        pass
+
+
+def test_citations_and_file_links_share_one_annotation_numbering() -> None:
+    """The SDK merges annotation deltas by index and refuses one without: both kinds count in one sequence."""
+    ledger = RecordingLedger()
+    run = Run(id="run_1", created_at=0, thread_id="thread_1", assistant_id="asst_1", model="m", instructions="")
+    turn = Turn(
+        ledger=ledger,  # type: ignore[arg-type]
+        run=run,
+        holder="h",
+        citations=sources(),
+        links={"sandbox:/mnt/data/plot.csv": "file-csv"},
+    )
+    for piece in ["Opens at 7 am 【0:0†guide.md】", ", data in sandbox:/mnt/data/plot.csv", " and 【0:1†faq.txt】."]:
+        turn.feed(TextPiece(piece))
+    streamed = [
+        (a["index"], a["type"])
+        for name, data in ledger.emitted
+        if name == "thread.message.delta"
+        for a in data["delta"]["content"][0]["text"].get("annotations", [])
+    ]
+    assert streamed == [(0, "file_citation"), (1, "file_path"), (2, "file_citation")]
+    turn.ensure_message()
+    turn.close_message(MessageStatus.COMPLETED)
+    assert turn.message is not None
+    kinds = [a["type"] for a in turn.message.content[0]["text"]["annotations"]]
+    assert kinds == ["file_citation", "file_path", "file_citation"]

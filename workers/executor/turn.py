@@ -73,6 +73,7 @@ class Turn:
     #: The file_search results this run's answers may cite; their markers become `file_citation` annotations.
     citations: Citations | None = None
     scanner: CitationScanner | None = None
+    annotated: int = 0  # annotations streamed in the open message: the next one's `index`
     #: Images the run's code calls made that no message shows yet: the next message opens with them, as OpenAI's.
     images: list[str] = field(default_factory=list)
     #: The thread's code session files (`sandbox:/mnt/data/...` -> file id): links to them get `file_path`s.
@@ -107,6 +108,11 @@ class Turn:
         cited = self.scanner.scan(self.text) if self.scanner is not None else []
         cited += self._new_links()
         if cited:
+            # One numbering for all of the message's annotations, citations and file links alike: the SDK merges
+            # annotation deltas by `index`, and refuses one without it.
+            for offset, annotation in enumerate(cited):
+                annotation["index"] = self.annotated + offset
+            self.annotated += len(cited)
             part["text"]["annotations"] = cited
         self._emit(
             "thread.message.delta",
@@ -121,6 +127,7 @@ class Turn:
     def _open_message(self) -> None:
         self.text = ""
         self.scanner = self.citations.scanner() if self.citations else None
+        self.annotated = 0
         now = now_s()
         run = self.run
         self.message = Message(
