@@ -8,7 +8,6 @@ bytes behind.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from typing import Literal
 from urllib.parse import quote
@@ -82,11 +81,9 @@ def delete_file(store: RedisStore, storage: Storage, project: str, file_id: str)
 
 
 def _forget_in_vector_stores(store: RedisStore, project: str, file_id: str) -> None:
-    try:  # imported late: vector stores build on files, not the other way round
-        vector_stores = importlib.import_module("orchestrator.vector_stores.service")
-    except ModuleNotFoundError:  # pragma: no cover - a tree without vector stores
-        return
-    vector_stores.forget_file(store, project, file_id)
+    from orchestrator.vector_stores.service import forget_file  # late: vector stores build on files
+
+    forget_file(store, project, file_id)
 
 
 def require_files(

@@ -122,3 +122,15 @@ def test_the_upload_limit_is_enforced_while_reading(api: TestClient) -> None:
 
 def test_files_need_a_key(api: TestClient) -> None:
     assert api.get("/v1/files").status_code == 401
+
+
+def test_a_deleted_file_leaves_the_vector_stores_that_held_it(api: TestClient) -> None:
+    beta = {**AUTH, "OpenAI-Beta": "assistants=v2"}
+    kept, doomed = upload(api, "kept.txt").json()["id"], upload(api, "doomed.txt").json()["id"]
+    store = api.post("/v1/vector_stores", headers=beta, json={"file_ids": [kept, doomed]}).json()
+    listed = api.get(f"/v1/vector_stores/{store['id']}/files", headers=beta).json()["data"]
+    assert sorted(f["id"] for f in listed) == sorted([kept, doomed])
+    api.delete(f"/v1/files/{doomed}", headers=AUTH)
+    listed = api.get(f"/v1/vector_stores/{store['id']}/files", headers=beta).json()["data"]
+    assert [f["id"] for f in listed] == [kept]
+    assert api.get(f"/v1/vector_stores/{store['id']}", headers=beta).json()["file_counts"]["total"] == 1
