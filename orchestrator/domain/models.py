@@ -148,7 +148,6 @@ class RunStep(Frozen):
         return calls
 
 
-
 # -- vector stores (status and file_counts are derived from counters that Lua scripts keep: never stored as given)
 
 

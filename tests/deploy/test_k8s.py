@@ -183,7 +183,6 @@ def test_settings_and_secrets_are_wired() -> None:
     assert "ORCH_MODEL_API_KEY" in _env(_container(_of_kind("Deployment")["worker-runs"]))
 
 
-
 def test_every_process_that_reads_files_reaches_the_bucket() -> None:
     config = _of_kind("ConfigMap")["orchestrator-config"]["data"]
     assert config["ORCH_FILES_BACKEND"] == "s3" and config["ORCH_S3_BUCKET"]
