@@ -88,9 +88,9 @@ def update_thread(
 
 
 def delete_thread(store: RedisStore, project: str, thread_id: str, dispatcher: Dispatcher | None = None) -> None:
-    """The thread and all it holds: messages, runs, steps, tool outputs, event logs. A run still active is
-    cancelled first (its executor is told to stop; whatever it writes afterwards fails its guard, since the run it
-    holds is gone)."""
+    """The thread and all it holds: messages, runs, steps, tool outputs, event logs, its code session. A run still
+    active is cancelled first (its executor is told to stop; whatever it writes afterwards fails its guard, since the
+    run it holds is gone)."""
     get_thread(store, project, thread_id)
     active = store.active_run_id(project, thread_id)
     if active and dispatcher is not None:
@@ -104,6 +104,10 @@ def delete_thread(store: RedisStore, project: str, thread_id: str, dispatcher: D
         keys.active_run(project, thread_id),
         keys.messages(project, thread_id),
         keys.runs(project, thread_id),
+        # The thread's code_interpreter session: its replayed cells and the files it knows.
+        keys.code_cells(project, thread_id),
+        keys.code_inputs(project, thread_id),
+        keys.code_files(project, thread_id),
         *(keys.message(project, thread_id, m) for m in store.all_ids(keys.messages(project, thread_id))),
     ]
     index: list[tuple[str, str]] = []

@@ -38,6 +38,8 @@ def test_a_thread_goes_whole_and_its_active_run_is_cancelled(
     assert RunExecutor(store, model, dispatcher, max_turns=4).execute("p", thread_id, run_id, token) == (
         "requires_action"
     )
+    store.client.rpush(store.keys.code_cells("p", thread_id), "x = 1")  # a code session, as the pool keeps it
+    store.client.hset(store.keys.code_files("p", thread_id), "sandbox:/mnt/data/a.csv", "file-1")
     kept_thread, kept_run = thread_with_run(store, dispatcher)
     kept_keys = keys_of(store, kept_thread)
     # The run is waiting on the client: it has steps, an event log, and entries in the sweeper's sets.
