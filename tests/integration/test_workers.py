@@ -80,6 +80,10 @@ class TwiceDispatcher:
         self.inner.run_tool(tool_type, payload)
         self.inner.run_tool(tool_type, payload)
 
+    def ingest_file(self, project: str, vector_store_id: str, file_id: str) -> None:
+        self.inner.ingest_file(project, vector_store_id, file_id)
+        self.inner.ingest_file(project, vector_store_id, file_id)
+
 
 def test_tasks_delivered_twice_run_once(stack: Stack) -> None:
     r = redis.Redis.from_url(stack.redis_url, decode_responses=True)
