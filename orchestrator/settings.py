@@ -110,8 +110,8 @@ class Settings(BaseSettings):
     )
     embeddings_model: str | None = Field(
         None,
-        description="Embedding model for file_search, served by the upstream's /embeddings; unset or `none`: "
-        "BM25 alone.",
+        description="file_search embeddings: unset, the local all-MiniLM-L6-v2 when installed (else BM25 alone); "
+        "`local`: that model; `none`: BM25 alone; another name: that model at the upstream's /embeddings.",
     )
     embeddings_base_url: str | None = Field(
         None, description="OpenAI-compatible endpoint (…/v1) serving /embeddings; default: model_base_url."

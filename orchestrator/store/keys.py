@@ -166,7 +166,8 @@ class Keys:
         return f"{self.prefix}:p:{project}:vs:{{{vs_id}}}:emb"
 
     def vs_stats(self, project: str, vs_id: str) -> str:
-        """Hash: chunks, tokens (BM25's N and total length), model (the embedder the vectors came from)."""
+        """Hash: chunks, tokens (BM25's N and total length), model (the embedder the vectors came from), generation
+        (moves with every change of the index's content)."""
         return f"{self.prefix}:p:{project}:vs:{{{vs_id}}}:stats"
 
     def vs_term_prefix(self, project: str, vs_id: str) -> str:

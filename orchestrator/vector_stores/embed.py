@@ -1,8 +1,10 @@
-"""Embedders: the upstream's `/embeddings`, or none (BM25 alone).
+"""Embedders: the upstream's `/embeddings`, a local model, or none (BM25 alone).
 
-`ORCH_EMBEDDINGS_MODEL` names the upstream model (sent to `ORCH_EMBEDDINGS_BASE_URL`, by default the chat model's
-base URL, with the model's API key); `none` or unset means BM25 alone. Vectors are L2-normalised float32, so
-cosine is a dot product, and each index records the embedder's `name`: vectors of two models are never compared.
+`ORCH_EMBEDDINGS_MODEL` unset: the local all-MiniLM-L6-v2 (minilm.py) when its weights and tokenizer are
+installed, else BM25 alone; `local`: that model; `none`: BM25 alone; any other value names the upstream model
+(sent to `ORCH_EMBEDDINGS_BASE_URL`, by default the chat model's base URL, with the model's API key). Vectors are
+L2-normalised float32, so cosine is a dot product, and each index records the embedder's `name`: vectors of two
+models are never compared.
 """
 
 from __future__ import annotations
@@ -72,8 +74,10 @@ _lock = threading.Lock()
 def embedder_from_settings(settings: Settings) -> Embedder | None:
     """The configured embedder (one per process and configuration), or None for BM25 alone."""
     model = settings.embeddings_model
-    if not model or model == "none":
+    if model == "none":
         return None
+    if not model or model == "local":
+        return _local(required=model == "local")
     base_url = settings.embeddings_base_url or settings.model_base_url
     if not base_url:
         return None
@@ -81,4 +85,16 @@ def embedder_from_settings(settings: Settings) -> Embedder | None:
     with _lock:
         if key not in _cache:
             _cache[key] = UpstreamEmbedder(base_url, key[2], model, timeout_s=settings.model_timeout_s)
+        return _cache[key]
+
+
+def _local(*, required: bool) -> Embedder | None:
+    from orchestrator.vector_stores import minilm  # numpy's forward pass; imported only when asked for
+
+    if not required and not minilm.available():
+        return None
+    key = ("local", minilm.NAME, "")
+    with _lock:
+        if key not in _cache:
+            _cache[key] = minilm.MiniLMEmbedder()
         return _cache[key]

@@ -7,6 +7,8 @@ tool, so both rank alike. It lives here rather than in the workers package becau
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -83,7 +85,8 @@ def search(
         if semantic is not None and query_vector is not None and embedder is not None:
             if stats.get("model") == embedder.name:
                 wanted = max_num_results * VECTOR_CANDIDATES_PER_RESULT
-                near = _semantic(repo, project, vs_id, query_vector, wanted)
+                generation = int(stats.get("generation") or 0)
+                near = _semantic(repo, project, vs_id, generation, query_vector, wanted)
                 semantic.update({(vs_id, c): s for c, s in near.items()})
             else:
                 semantic = None  # a store embedded by another model: rank every store alike, by BM25
@@ -110,16 +113,39 @@ def _lexical(
     return rank.bm25(postings, lengths, n_chunks, tokens / n_chunks)
 
 
-def _semantic(repo: VectorStoreStore, project: str, vs_id: str, query: Vectors, wanted: int) -> dict[str, float]:
-    stored = repo.embeddings(project, vs_id)
-    if not stored:
-        return {}
-    ids = list(stored)
-    matrix = decode_all([stored[i] for i in ids])
-    if matrix.shape[1] != query.shape[0]:
+def _semantic(
+    repo: VectorStoreStore, project: str, vs_id: str, generation: int, query: Vectors, wanted: int
+) -> dict[str, float]:
+    ids, matrix = _vectors(repo, project, vs_id, generation)
+    if not ids or matrix.shape[1] != query.shape[0]:
         return {}
     scores = rank.cosine(query, ids, matrix)
     return dict(rank.top(scores, wanted))
+
+
+#: (project, store) -> (generation, chunk ids, vectors): the decoded vectors of the stores searched lately, so a
+#: query reads them from Redis only when the index changed. Bounded: the least recently used go first.
+_vector_cache: OrderedDict[tuple[str, str], tuple[int, list[str], Vectors]] = OrderedDict()
+_cache_lock = threading.Lock()
+VECTOR_CACHE_STORES = 32
+
+
+def _vectors(repo: VectorStoreStore, project: str, vs_id: str, generation: int) -> tuple[list[str], Vectors]:
+    key = (project, vs_id)
+    with _cache_lock:
+        cached = _vector_cache.get(key)
+        if cached is not None and cached[0] == generation:
+            _vector_cache.move_to_end(key)
+            return cached[1], cached[2]
+    stored = repo.embeddings(project, vs_id)
+    ids = list(stored)
+    matrix = decode_all([stored[i] for i in ids])
+    with _cache_lock:
+        _vector_cache[key] = (generation, ids, matrix)
+        _vector_cache.move_to_end(key)
+        while len(_vector_cache) > VECTOR_CACHE_STORES:
+            _vector_cache.popitem(last=False)
+    return ids, matrix
 
 
 def _results(repo: VectorStoreStore, project: str, best: Sequence[_Scored]) -> list[SearchResult]:

@@ -223,3 +223,18 @@ def test_unknown_files_and_stores_are_refused_with_their_param(
     with pytest.raises(InvalidRequest):
         vs.create_vector_store(store, dispatcher, P, VectorStoreCreate(file_ids=[other_project_file]))
     assert dispatcher.ingests == []
+
+
+def test_cached_vectors_follow_the_index(
+    store: RedisStore, storage: MemoryStorage, dispatcher: RecordingDispatcher
+) -> None:
+    embedder = HashingEmbedder()
+    vs_id, _ = _store_with(store, storage, dispatcher, {"zebra.md": ZEBRA})
+    _ingest_all(store, storage, dispatcher, embedder)
+    # Stop words only: BM25 has no term to look up, so whatever is found comes from the (cached) vectors.
+    assert [r.filename for r in retrieval.search(store, P, [vs_id], "with and", embedder=embedder)] == []
+    pasta = upload(store, storage, P, "pasta.txt", PASTA)
+    vs.add_files(store, dispatcher, P, vs_id, [pasta])
+    _ingest_all(store, storage, dispatcher, embedder)
+    found = retrieval.search(store, P, [vs_id], "with and", embedder=embedder)
+    assert [r.filename for r in found] == ["pasta.txt"]

@@ -11,7 +11,7 @@
 -- KEYS[5]  chunks hash        (chunk id -> chunk JSON)
 -- KEYS[6]  chunk terms hash   (chunk id -> 'length term term ...')
 -- KEYS[7]  embeddings hash    (chunk id -> base64 float32)
--- KEYS[8]  index stats hash   (chunks, tokens, model)
+-- KEYS[8]  index stats hash   (chunks, tokens, model, generation)
 -- KEYS[9..] one postings hash per distinct term (chunk id -> term frequency)
 --
 -- ARGV[1]  file id
@@ -52,6 +52,8 @@ for k = 9, #KEYS do
   end
 end
 if n > 0 then
+  -- `generation` dates the index's content: readers cache decoded vectors until it moves.
+  redis.call('HINCRBY', KEYS[8], 'generation', 1)
   redis.call('HINCRBY', KEYS[8], 'chunks', n)
   redis.call('HINCRBY', KEYS[8], 'tokens', tokens)
 end

@@ -41,6 +41,7 @@ for c = 0, n - 1 do
   redis.call('HDEL', KEYS[10], chunk_id)
 end
 if n > 0 and status == 'completed' then
+  redis.call('HINCRBY', KEYS[11], 'generation', 1)
   redis.call('HINCRBY', KEYS[11], 'chunks', -n)
   if tokens > 0 then redis.call('HINCRBY', KEYS[11], 'tokens', -tokens) end
 end
