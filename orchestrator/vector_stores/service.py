@@ -210,6 +210,16 @@ def get_files(store: RedisStore, project: str, vector_store_id: str, file_ids: S
     return [to_file(vector_store_id, f, raw) for f, raw in found]
 
 
+def file_content(store: RedisStore, project: str, vector_store_id: str, file_id: str) -> list[str]:
+    """The file's indexed text, chunk by chunk (consecutive chunks share the strategy's overlap)."""
+    entry = VectorStoreStore(store).get_file(project, vector_store_id, file_id)
+    if entry is None:
+        raise not_found("file", file_id)
+    chunk_ids = [f"{file_id}#{i}" for i in range(int(entry.get("chunks") or 0))]
+    found = VectorStoreStore(store).chunks(project, vector_store_id, chunk_ids)
+    return [json.loads(found[c])["text"] for c in chunk_ids if c in found]
+
+
 def update_file(
     store: RedisStore, project: str, vector_store_id: str, file_id: str, attributes: dict[str, Any] | None
 ) -> VectorStoreFile:

@@ -70,6 +70,9 @@ def test_a_store_is_created_ingested_listed_and_searched(api: TestClient) -> Non
     first = page["data"][0]
     assert first["file_id"] == manual and first["filename"] == "manual.pdf"
     assert "red button" in first["content"][0]["text"] and first["attributes"] == {}
+    content = api.get(f"/v1/vector_stores/{store['id']}/files/{recipes}/content", headers=HEADERS).json()
+    assert content["object"] == "vector_store.file_content.page"
+    assert content["data"] == [{"type": "text", "text": "# Soup\nBoil the onions slowly for an hour."}]
 
 
 def test_store_update_file_removal_and_delete(api: TestClient) -> None:

@@ -110,6 +110,17 @@ def get_file(vector_store_id: str, file_id: str, store: StoreDep, project: Proje
     return vector_stores.get_file(store, project, vector_store_id, file_id).wire()
 
 
+@router.get("/{vector_store_id}/files/{file_id}/content")
+def get_file_content(vector_store_id: str, file_id: str, store: StoreDep, project: ProjectDep) -> dict[str, Any]:
+    texts = vector_stores.file_content(store, project, vector_store_id, file_id)
+    return {
+        "object": "vector_store.file_content.page",
+        "data": [{"type": "text", "text": text} for text in texts],
+        "has_more": False,
+        "next_page": None,
+    }
+
+
 @router.post("/{vector_store_id}/files/{file_id}")
 def update_file(
     vector_store_id: str, file_id: str, body: VectorStoreFileUpdate, store: StoreDep, project: ProjectDep
