@@ -99,8 +99,15 @@ def delete_thread(store: RedisStore, project: str, thread_id: str, dispatcher: D
         with contextlib.suppress(InvalidRunState, NotFound):
             runs.cancel_run(store, dispatcher, project, thread_id, active)
     keys = store.keys
+    own_store = store.client.get(keys.thread_vector_store(project, thread_id))
+    if own_store:
+        from orchestrator.vector_stores.service import delete_vector_store  # built on threads, not the reverse
+
+        with contextlib.suppress(NotFound):
+            delete_vector_store(store, project, str(own_store))
     doomed = [
         keys.thread(project, thread_id),
+        keys.thread_vector_store(project, thread_id),
         keys.active_run(project, thread_id),
         keys.messages(project, thread_id),
         keys.runs(project, thread_id),

@@ -89,6 +89,11 @@ class Keys:
         """Hash name -> file id: the input files the thread's code session has seeded into /mnt/data."""
         return f"{self.prefix}:p:{project}:{{{thread_id}}}:code:inputs"
 
+    def thread_vector_store(self, project: str, thread_id: str) -> str:
+        """The id of the vector store made for the thread's attachments: the one store deleting the thread deletes
+        (stores the user listed on the thread may be shared, and are left alone)."""
+        return f"{self.prefix}:p:{project}:{{{thread_id}}}:own_vector_store"
+
     def code_files(self, project: str, thread_id: str) -> str:
         """Hash `sandbox:/mnt/data/<path>` -> file id: the files of the thread's code session, for file_path links."""
         return f"{self.prefix}:p:{project}:{{{thread_id}}}:code:files"

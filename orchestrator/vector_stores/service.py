@@ -366,4 +366,5 @@ def thread_store(store: RedisStore, dispatcher: Dispatcher, project: str, thread
         return current.model_copy(update={"tool_resources": resources})
 
     store.update_doc(store.keys.thread(project, thread_id), Thread, attach)
+    store.client.set(store.keys.thread_vector_store(project, thread_id), created.id)
     return created.id

@@ -3,14 +3,20 @@ entries) and cancels a run still active on it; other threads are untouched."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from orchestrator.domain.requests import AssistantCreate, MessageCreate, RunCreate
+from orchestrator.domain.requests import AssistantCreate, MessageCreate, RunCreate, ThreadCreate
 from orchestrator.domain.status import RunStatus
 from orchestrator.errors import NotFound
+from orchestrator.files.service import create_file
+from orchestrator.files.storage.local import LocalStorage
 from orchestrator.services import assistants, runs, threads
 from orchestrator.store import RedisStore
 from orchestrator.store.keys import expiry_member
+from orchestrator.vector_stores import service as vector_stores
+from orchestrator.vector_stores.requests import VectorStoreCreate
 from tests.support import RecordingDispatcher, ScriptedModel, call_turn
 from workers.executor.loop import RunExecutor
 
@@ -71,3 +77,24 @@ def test_a_thread_goes_whole_and_its_active_run_is_cancelled(
 def test_deleting_an_unknown_thread_is_not_found(store: RedisStore, dispatcher: RecordingDispatcher) -> None:
     with pytest.raises(NotFound):
         threads.delete_thread(store, "p", "thread_nope", dispatcher)
+
+
+def test_the_thread_s_own_vector_store_goes_with_it_and_a_shared_one_stays(
+    store: RedisStore, dispatcher: RecordingDispatcher, tmp_path: Path
+) -> None:
+    storage = LocalStorage(tmp_path)
+    document = create_file(store, storage, "p", filename="a.txt", purpose="assistants", data=b"hello")
+    shared = vector_stores.create_vector_store(store, dispatcher, "p", VectorStoreCreate.model_validate({}))
+    listed = threads.create_thread(
+        store, "p", ThreadCreate.model_validate({"tool_resources": {"file_search": {"vector_store_ids": [shared.id]}}})
+    )
+    plain = threads.create_thread(store, "p", None)
+    own = vector_stores.thread_store(store, dispatcher, "p", plain.id, [document.id])
+    assert own != shared.id
+
+    threads.delete_thread(store, "p", plain.id, dispatcher)
+    threads.delete_thread(store, "p", listed.id, dispatcher)
+
+    with pytest.raises(NotFound):
+        vector_stores.get_vector_store(store, "p", own)
+    assert vector_stores.get_vector_store(store, "p", shared.id).id == shared.id  # the user's store is theirs
