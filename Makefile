@@ -44,7 +44,7 @@ test: install system-deps node-deps lint
 	$(BIN)/pytest
 
 bench: install
-	$(BIN)/python -m bench.scaling
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .orchestrator .pytest_cache .mypy_cache .ruff_cache

@@ -29,8 +29,8 @@ import httpx
 import openai
 import redis
 
+from bench.stack import KEY_A, PROJECT_A, Stack, running_stack
 from orchestrator.store import Keys
-from tests.stack import KEY_A, PROJECT_A, Stack, running_stack
 
 TERMINAL = ("completed", "failed", "cancelled", "expired", "incomplete")
 TERMINAL_EVENTS = {f"thread.run.{status}" for status in TERMINAL}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.stack import KEY_A, Stack, running_stack
+from bench.stack import KEY_A, Stack, running_stack
 
 HEADERS = {"Authorization": f"Bearer {KEY_A}", "OpenAI-Beta": "assistants=v2"}
 

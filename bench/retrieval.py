@@ -22,8 +22,8 @@ import httpx
 import redis
 
 from bench.common import HEADERS, percentiles
+from bench.stack import PROJECT_A, Stack, running_stack
 from orchestrator.store import Keys
-from tests.stack import PROJECT_A, Stack, running_stack
 
 VOCABULARY = [
     "river",

@@ -14,8 +14,8 @@ import httpx
 import redis
 
 from bench.common import create_assistant, drive, percentiles, stack
+from bench.stack import PROJECT_A, Stack
 from orchestrator.store import Keys
-from tests.stack import PROJECT_A, Stack
 
 
 def exactly_once(running: Stack, results: list[tuple[str, str]]) -> tuple[Counter[str], float]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import queue
 import signal
@@ -14,77 +13,20 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import httpx
-import openai
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
+
+from bench.stack import KEY_A as KEY_A
+from bench.stack import PROJECT_A as PROJECT_A
+from bench.stack import Stack as Stack
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-KEY_A, PROJECT_A = "sk-e2e-key-a", "proj_e2e_a"
 KEY_B, PROJECT_B = "sk-e2e-key-b", "proj_e2e_b"
 STARTUP_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 10.0
 T = TypeVar("T")
-
-
-@dataclass
-class Stack:
-    """One running `orchestrator up` process and how to reach it."""
-
-    base_url: str
-    process: subprocess.Popen[bytes]
-    data_dir: Path
-    key_prefix: str = "orch"
-    stdout: list[str] = field(default_factory=list)
-
-    def client(self, api_key: str = KEY_A, **kwargs: object) -> openai.OpenAI:
-        options: dict[str, object] = {"max_retries": 2, "timeout": 30.0, **kwargs}
-        return openai.OpenAI(base_url=self.base_url, api_key=api_key, **options)  # type: ignore[arg-type]
-
-    @property
-    def redis_url(self) -> str:
-        return (self.data_dir / "redis_url").read_text().strip()
-
-    def scrape_targets(self) -> dict[str, list[str]]:
-        groups = json.loads((self.data_dir / "scrape_targets.json").read_text())
-        return {group["labels"]["job"]: group["targets"] for group in groups}
-
-    def metric(self, name: str, **labels: str) -> float:
-        """The sum of a sample over every process of the stack."""
-        total = 0.0
-        for hosts in self.scrape_targets().values():
-            for host in hosts:
-                text = httpx.get(f"http://{host}/metrics", timeout=5).text
-                for family in text_string_to_metric_families(text):
-                    for sample in family.samples:
-                        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                            total += sample.value
-        return total
-
-    def children(self) -> dict[str, dict[str, Any]]:
-        """name -> {"role", "pid", "restarts"} of every child `orchestrator up` supervises (its children.json)."""
-        state = json.loads((self.data_dir / "children.json").read_text())
-        return {child["name"]: child for child in state["children"]}
-
-    def restarts(self, role: str) -> float:
-        """orchestrator_child_restarts_total{role}, read from the supervisor's own /metrics only (a child being
-        restarted may not answer)."""
-        (host,) = self.scrape_targets()["supervisor"]
-        text = httpx.get(f"http://{host}/metrics", timeout=5).text
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name == "orchestrator_child_restarts_total" and sample.labels.get("role") == role:
-                    return sample.value
-        raise AssertionError(f"the supervisor exports no restart counter for role {role!r}")
-
-    def log_tail(self, lines: int = 40) -> str:
-        path = self.data_dir / "stack.log"
-        text = path.read_text(errors="replace") if path.exists() else ""
-        return "\n".join([*self.stdout, "--- stderr ---", *text.splitlines()[-lines:]])
 
 
 def wait_until(condition: Callable[[], T | None], what: str, timeout_s: float = 30.0, every_s: float = 0.1) -> T:

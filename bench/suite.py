@@ -1,0 +1,672 @@
+"""The one-command benchmark: every figure of issue 8 beside its floor, measured in the same run.
+
+.venv/bin/python -m bench            # the default run (about 5 minutes), writes docs/benchmarks.md and plots
+.venv/bin/python -m bench --quick    # seconds; a smoke run (CI), writes to --out
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis
+
+from bench.stack import KEY_A, REPO_ROOT, Stack, free_port, running_stack
+
+FLOORS = Path(os.environ.get("ORCH_BENCH_FLOORS", str(REPO_ROOT.parent / "shared" / "floors")))
+HEADERS = {"Authorization": f"Bearer {KEY_A}", "OpenAI-Beta": "assistants=v2"}
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    runs: int  # per throughput load
+    clients: int
+    sequential: int
+    token_runs: int
+    tokens: int
+    token_delay_s: float
+    relay_streams: int
+    relay_words: int
+    long_thread: int
+    celery_tasks: int
+    celery_rtt: int
+    followers: int
+    follow_words: int
+
+
+DEFAULT = Sizes(600, 32, 100, 5, 100, 0.01, 32, 400, 10_000, 2000, 300, 64, 3000)
+QUICK = Sizes(20, 4, 5, 1, 10, 0.01, 2, 20, 30, 100, 20, 4, 50)
+
+
+@dataclass
+class Row:
+    group: str
+    figure: str
+    ours: float | None
+    floor: float | None
+    unit: str
+    floor_name: str
+    target: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.ours is None or self.floor in (None, 0):
+            return None
+        assert self.floor is not None
+        return self.ours / self.floor
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, *args: Any, **kwargs: Any) -> None:
+        self.rows.append(Row(*args, **kwargs))
+        row = self.rows[-1]
+        print(f"  {row.figure}: ours {fmt(row.ours)} {row.unit}, floor {fmt(row.floor)}, ratio {fmt(row.ratio)}")
+
+
+def fmt(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+# ---------------------------------------------------------------------------------------------- processes & CPU
+
+
+def cpu_seconds(pids: set[int]) -> float:
+    """utime+stime of `pids` and every descendant (prefork or helper processes)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / TICK
+    total = 0.0
+    for pid, seconds in times.items():
+        walk = pid
+        while walk > 1:
+            if walk in pids:
+                total += seconds
+                break
+            walk = parents.get(walk, 0)
+    return total
+
+
+class CpuProbe:
+    """CPU seconds per process kind of a stack (API, run worker, Redis, mock), between two snapshots."""
+
+    def __init__(self, kinds: dict[str, set[int]]) -> None:
+        self.kinds = kinds
+
+    def snapshot(self) -> dict[str, float]:
+        return {kind: cpu_seconds(pids) for kind, pids in self.kinds.items()}
+
+
+def commandstats(client: redis.Redis) -> tuple[dict[str, int], int, int]:
+    stats = client.info("commandstats")
+    calls = {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
+    net = client.info("stats")
+    return calls, int(net["total_net_input_bytes"]), int(net["total_net_output_bytes"])
+
+
+@contextmanager
+def process(command: list[str], env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(
+        command, cwd=REPO_ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_http(url: str, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout_s}s")
+
+
+# --------------------------------------------------------------------------------------------- client side
+
+
+@dataclass
+class Streamed:
+    first_delta_s: float | None
+    seconds: float
+    delta_times: list[float]
+    delta_words: list[int]
+    completed: bool
+
+
+def stream_run(http: httpx.Client, base: str, body: dict[str, Any]) -> Streamed:
+    started = time.perf_counter()
+    times: list[float] = []
+    words: list[int] = []
+    completed = done = False
+    event = ""
+    with http.stream("POST", f"{base}/threads/runs", headers=HEADERS, json={**body, "stream": True}) as response:
+        response.raise_for_status()
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                event = line[7:]
+                if event == "thread.message.delta":
+                    times.append(time.perf_counter())
+                elif event == "thread.run.completed":
+                    completed = True
+            elif line.startswith("data: ") and event == "thread.message.delta":
+                parts = json.loads(line[6:])["delta"]["content"]
+                words.append(sum(len(p.get("text", {}).get("value", "").split()) for p in parts))
+            elif line == "data: [DONE]":
+                done = True
+                break
+    first = times[0] - started if times else None
+    return Streamed(first, time.perf_counter() - started, times, words, completed and done)
+
+
+def thread_body(assistant_id: str, text: str) -> dict[str, Any]:
+    return {"assistant_id": assistant_id, "thread": {"messages": [{"role": "user", "content": text}]}}
+
+
+def polled_run(http: httpx.Client, base: str, assistant_id: str, poll_s: float) -> bool:
+    run = http.post(f"{base}/threads/runs", headers=HEADERS, json=thread_body(assistant_id, "hello")).json()
+    while run["status"] in ("queued", "in_progress", "cancelling"):
+        time.sleep(poll_s)
+        run = http.get(f"{base}/threads/{run['thread_id']}/runs/{run['id']}", headers=HEADERS).json()
+    return bool(run["status"] == "completed")
+
+
+def load(clients: int, count: int, one: Callable[[httpx.Client], Any]) -> tuple[list[Any], float]:
+    with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=clients * 2)) as http:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=clients) as pool:
+            results = list(pool.map(lambda _: one(http), range(count)))
+        return results, time.perf_counter() - started
+
+
+def schedule_lag_ms(times: list[float], words: list[int], delay_s: float) -> list[float]:
+    """How far each delta arrives behind the model's schedule: the k-th word is emitted `k * delay` after the
+    first, so a delta carrying words up to k lags by arrival - (first arrival + (k - k_first) * delay). The same
+    definition is applied to the relay floor, so the two compare."""
+    lags: list[float] = []
+    seen = words[0] if words else 0
+    for arrival, count in zip(times[1:], words[1:], strict=True):
+        seen += count
+        expected = times[0] + (seen - words[0]) * delay_s
+        lags.append(max(0.0, arrival - expected) * 1000)
+    return lags
+
+
+# -------------------------------------------------------------------------------------------------- floors
+
+
+def celery_floor(redis_port: int, sizes: Sizes, out: Path) -> dict[str, Any] | None:
+    """shared/floors/celery_floor.py, one threadsx8 worker process (as one run-worker process), by path."""
+    script = FLOORS / "celery_floor.py"
+    if not script.exists():
+        return None
+    env = {**os.environ, "FLOORS_OUT": str(out), "REDIS_PORT": str(redis_port)}
+    command = [sys.executable, str(script), "--configs", "threads8", "--n", str(sizes.celery_tasks)]
+    command += ["--repeats", "1", "--rtt", str(sizes.celery_rtt), "--chains", "2", "--chain-len", "2"]
+    command += ["--port", str(redis_port)]
+    subprocess.run(command, env=env, check=True, timeout=300, stdout=subprocess.DEVNULL)
+    (result,) = sorted((out / "results").glob("celery_*.json"))[-1:]
+    data: dict[str, Any] = json.loads(result.read_text())[0]
+    return data
+
+
+@contextmanager
+def floor_redis(out: Path) -> Iterator[tuple[int, int] | None]:
+    """A redis-server of the floors' own script (port, pid), or None when shared/floors is absent."""
+    script = FLOORS / "redis_ctl.sh"
+    if not script.exists():
+        yield None
+        return
+    port = free_port()
+    env = {**os.environ, "FLOORS_OUT": str(out), "REDIS_PORT": str(port)}
+    subprocess.run(["bash", str(script), "start"], env=env, check=True, timeout=30, stdout=subprocess.DEVNULL)
+    try:
+        pid = int((out / "run" / f"redis-{port}.pid").read_text())
+        yield port, pid
+    finally:
+        subprocess.run(["bash", str(script), "stop"], env=env, timeout=30, stdout=subprocess.DEVNULL)
+
+
+def relay_floor(redis_url: str, mock_url: str, sizes: Sizes) -> dict[str, float]:
+    """Per-token lag with nothing of ours in the way: the same mock answer (`[[slow D]] [[long N]]`) read by a
+    bare client here, each chunk's text PUBLISHed on Redis, relayed as SSE by bench/relay.py to a reader here. The
+    mock's own timing (its sleeps drift) is thus in both; the lag definition is the same as ours."""
+    port = free_port()
+    client = redis.Redis.from_url(redis_url)
+    lags: list[float] = []
+    hops: list[float] = []
+    content = f"[[slow {sizes.token_delay_s}]] [[long {sizes.tokens}]]"
+    body = {"model": "mock", "stream": True, "messages": [{"role": "user", "content": content}]}
+    with process([sys.executable, "-m", "bench.relay", "--port", str(port), "--redis-url", redis_url]):
+        wait_http(f"http://127.0.0.1:{port}/")
+        for _ in range(sizes.token_runs):
+            channel = f"bench-relay-{uuid.uuid4().hex}"
+            times: list[float] = []
+            words: list[int] = []
+            sent: dict[str, float] = {}
+            ready = threading.Event()
+
+            def read(
+                channel: str = channel, times: list[float] = times, words: list[int] = words,
+                ready: threading.Event = ready, sent: dict[str, float] = sent,
+            ) -> None:  # fmt: skip
+                url = f"http://127.0.0.1:{port}/stream/{channel}"
+                with httpx.stream("GET", url, timeout=30) as response:
+                    for line in response.iter_lines():
+                        if line.startswith(": subscribed"):
+                            ready.set()
+                        elif line == "data: [DONE]":
+                            return
+                        elif line.startswith("data: "):
+                            now = time.perf_counter()
+                            seq, _, text = line[6:].partition("|")
+                            times.append(now)
+                            words.append(len(text.split()))
+                            hops.append((now - sent[seq]) * 1000)
+
+            reader = threading.Thread(target=read, daemon=True)
+            reader.start()
+            ready.wait(10)
+            with httpx.stream("POST", f"{mock_url}/chat/completions", json=body, timeout=60) as response:
+                for index, line in enumerate(response.iter_lines()):
+                    if not line.startswith("data: {"):
+                        continue
+                    choices = json.loads(line[6:]).get("choices") or [{}]
+                    text = (choices[0].get("delta") or {}).get("content")
+                    if text:
+                        sent[str(index)] = time.perf_counter()
+                        client.publish(channel, f"{index}|{text}")
+            client.publish(channel, "END")
+            reader.join(30)
+            lags += schedule_lag_ms(times, words, sizes.token_delay_s)
+    return {"p50": pct(lags, 50), "p99": pct(lags, 99), "hop_p50": pct(hops, 50), "hop_p99": pct(hops, 99)}
+
+
+def mock_first_chunk_ms(mock_url: str, count: int) -> list[float]:
+    """One streamed HTTP call to the mock, to its first chunk (the model-call part of the first-delta floor)."""
+    samples = []
+    body = {"model": "mock", "stream": True, "messages": [{"role": "user", "content": "hello"}]}
+    with httpx.Client(timeout=30) as http:
+        for _ in range(count):
+            started = time.perf_counter()
+            with http.stream("POST", f"{mock_url}/chat/completions", json=body) as response:
+                for line in response.iter_lines():
+                    if line.startswith("data: "):
+                        samples.append((time.perf_counter() - started) * 1000)
+                        break
+    return samples
+
+
+# --------------------------------------------------------------------------------------------------- ours
+
+
+def measure(sizes: Sizes, report: Report, work: Path) -> None:
+    with floor_redis(work / "floors") as shared_redis:
+        celery = celery_floor(shared_redis[0], sizes, work / "floors") if shared_redis else None
+        if celery is None:
+            report.notes.append(f"{FLOORS} is absent: the bare-Celery floors are left out (n/a) and the stack "
+                                "runs on its embedded server.")  # fmt: skip
+        else:
+            report.notes.append(f"Floors by path from {FLOORS} (celery_floor.py threads8: one worker process "
+                                "with 8 threads; redis_ctl.sh: redis-server, which our stack also used).")  # fmt: skip
+        mock_port = free_port()
+        mock_url = f"http://127.0.0.1:{mock_port}/v1"
+        with process([sys.executable, "-m", "orchestrator", "mock-model", "--port", str(mock_port)]) as mock:
+            wait_http(f"{mock_url}/models")
+            redis_url = f"redis://127.0.0.1:{shared_redis[0]}/5" if shared_redis else None
+            env = {"ORCH_MODEL_BASE_URL": mock_url, "ORCH_MODEL_API_KEY": "mock"}
+            args = ("--run-workers", "1", "--tool-workers", "1")
+            with running_stack(work / "stack", env=env, redis_url=redis_url, args=args) as stack:
+                measure_stack(stack, sizes, report, celery, mock.pid, shared_redis, mock_url)
+
+
+def kinds_of(stack: Stack, mock_pid: int, redis_pid: int | None) -> dict[str, set[int]]:
+    kinds: dict[str, set[int]] = {"API": set(), "run worker": set(), "Redis": set(), "mock (apart)": {mock_pid}}
+    for child in stack.children().values():
+        role = child["role"]
+        if role == "api":
+            kinds["API"].add(child["pid"])
+        elif role == "worker-runs":
+            kinds["run worker"].add(child["pid"])
+        elif role in ("redis", "embedded-redis", "valkey") and redis_pid is None:
+            kinds["Redis"].add(child["pid"])
+    if redis_pid is not None:
+        kinds["Redis"].add(redis_pid)
+    return kinds
+
+
+def measure_stack(
+    stack: Stack,
+    sizes: Sizes,
+    report: Report,
+    celery: dict[str, Any] | None,
+    mock_pid: int,
+    shared_redis: tuple[int, int] | None,
+    mock_url: str,
+) -> None:
+    base = stack.base_url
+    rclient = redis.Redis.from_url(stack.redis_url)
+    probe = CpuProbe(kinds_of(stack, mock_pid, shared_redis[1] if shared_redis else None))
+    report.extra["roles"] = sorted({c["role"] for c in stack.children().values()})
+    with httpx.Client(timeout=30) as http:
+        response = http.post(f"{base}/assistants", headers=HEADERS, json={"model": "mock"})
+        response.raise_for_status()
+        assistant = str(response.json()["id"])
+    body = thread_body(assistant, "hello there")
+    load(sizes.clients, min(20, sizes.runs), lambda http: stream_run(http, base, body))  # warm up
+
+    # Throughput and CPU per run, streamed: also the first delta under load and lost events.
+    print("throughput (streamed)")
+    cpu0, (calls0, in0, out0) = probe.snapshot(), commandstats(rclient)
+    streamed, seconds = load(sizes.clients, sizes.runs, lambda http: stream_run(http, base, body))
+    cpu1, (calls1, in1, out1) = probe.snapshot(), commandstats(rclient)
+    floor_tps = float(celery["e2e_median"]) if celery else None
+    report.add("throughput", f"streamed runs/s, {sizes.clients} clients, 1 run worker", sizes.runs / seconds,
+               floor_tps, "runs/s", "bare Celery no-op tasks/s, 1 worker process", "≥ 0.5x")  # fmt: skip
+    lost = sum(not s.completed for s in streamed)
+    report.add("throughput", "streamed runs not completed or without [DONE]", float(lost), 0.0, "runs",
+               "must be 0", "0")  # fmt: skip
+    firsts = [s.first_delta_s * 1000 for s in streamed if s.first_delta_s is not None]
+    cpu_per_run = {k: (cpu1[k] - cpu0[k]) / sizes.runs * 1000 for k in cpu0}
+    floor_cpu = celery["cpu_ms_per_task"] if celery else None
+    floor_total = sum(floor_cpu.values()) if floor_cpu else None
+    ours_total = cpu_per_run["API"] + cpu_per_run["run worker"] + cpu_per_run["Redis"]
+    report.add("cpu", "CPU per run, API + run worker + Redis", ours_total, floor_total, "ms",
+               "bare Celery task: producer + worker + Redis", "≤ 3x")  # fmt: skip
+    for kind, floor_key in (("API", "producer_apply_async"), ("run worker", "worker_all_procs_drain"),
+                            ("Redis", "redis_drain"), ("mock (apart)", None)):  # fmt: skip
+        floor = float(floor_cpu[floor_key]) if floor_cpu and floor_key else None
+        report.add("cpu", f"CPU per run: {kind}", cpu_per_run[kind], floor, "ms", floor_key or "-")
+    deltas = {k: calls1.get(k, 0) - calls0.get(k, 0) for k in calls1}
+    per_run = {k: round(v / sizes.runs, 2) for k, v in sorted(deltas.items(), key=lambda kv: -kv[1]) if v > 0}
+    report.extra["redis_commands_per_run"] = per_run
+    report.add("redis", "Redis commands per run", sum(deltas.values()) / sizes.runs, None, "commands", "-")
+    report.add("redis", "Redis bytes in + out per run", ((in1 - in0) + (out1 - out0)) / sizes.runs, None, "bytes",
+               "-")  # fmt: skip
+
+    print("throughput (polled)")
+    polled, seconds = load(sizes.clients, sizes.runs, lambda http: polled_run(http, base, assistant, 0.05))
+    report.add("throughput", f"polled runs/s (poll every 50 ms), {sizes.clients} clients", sizes.runs / seconds,
+               floor_tps, "runs/s", "bare Celery no-op tasks/s", "≥ 0.5x")  # fmt: skip
+    report.add("throughput", "polled runs not completed", float(sum(not ok for ok in polled)), 0.0, "runs",
+               "must be 0", "0")  # fmt: skip
+
+    print("first text delta")
+    with httpx.Client(timeout=30) as http:
+        sequential = [stream_run(http, base, body).first_delta_s for _ in range(sizes.sequential)]
+    seq_ms = [s * 1000 for s in sequential if s is not None]
+    mock_ms = mock_first_chunk_ms(mock_url, sizes.sequential)
+    rtt = celery["rtt_ms"] if celery else None
+    for p in (50, 99):
+        floor = float(rtt[f"p{p}"]) + pct(mock_ms, p) if rtt else None
+        report.add("first delta", f"create → first text delta p{p}, sequential", pct(seq_ms, p), floor, "ms",
+                   "Celery round trip + one streamed HTTP call to the mock", "≤ 2x" if p == 50 else "≤ 3x")  # fmt: skip
+    for p in (50, 99):
+        floor = float(rtt[f"p{p}"]) + pct(mock_ms, p) if rtt else None
+        report.add("first delta", f"create → first text delta p{p}, {sizes.clients} clients", pct(firsts, p),
+                   floor, "ms", "same floor, sequential", "p99 < 100 ms")  # fmt: skip
+
+    print("per token")
+    slow = thread_body(assistant, f"[[slow {sizes.token_delay_s}]] [[long {sizes.tokens}]]")
+    lags: list[float] = []
+    with httpx.Client(timeout=60) as http:
+        for _ in range(sizes.token_runs):
+            run = stream_run(http, base, slow)
+            lags += schedule_lag_ms(run.delta_times, run.delta_words, sizes.token_delay_s)
+    relay = relay_floor(stack.redis_url, mock_url, sizes)
+    for p in (50, 99):
+        report.add("per token", f"per-token lag behind the model's schedule p{p}", pct(lags, p), relay[f"p{p}"],
+                   "ms", "Redis pub/sub → SSE relay (bench/relay.py)", "p99 ≤ 2x" if p == 99 else "")  # fmt: skip
+    report.notes.append(f"The relay floor's own hop, mock chunk read → PUBLISH → relay → SSE reader: p50 "
+                        f"{relay['hop_p50']:.2f} ms, p99 {relay['hop_p99']:.2f} ms.")  # fmt: skip
+
+    print("deltas/s relayed")
+    long_body = thread_body(assistant, f"[[long {sizes.relay_words}]]")
+    relayed, seconds = load(sizes.relay_streams, sizes.relay_streams * 2, lambda h: stream_run(h, base, long_body))
+    report.add("per token", f"deltas/s delivered end to end ({sizes.relay_streams} streams, a run each)",
+               sum(len(r.delta_times) for r in relayed) / seconds, None, "deltas/s", "-")  # fmt: skip
+
+    followed = fan_out(base, assistant, sizes)
+    report.add("per token", f"deltas/s relayed by one API process ({sizes.followers} followers of one run)",
+               followed, None, "deltas/s", "-", "≥ 20,000")  # fmt: skip
+
+    print("long threads")
+    report.add("long thread", *long_thread(base, assistant, sizes))
+
+
+def fan_out(base: str, assistant: str, sizes: Sizes) -> float:
+    """One run answering `[[long N]]` as fast as the worker commits, followed by many `GET .../events` streams at
+    once: the deltas the API process relays per second, over all followers (counted on raw bytes, so the load
+    generator parses as little as it can)."""
+    body = thread_body(assistant, f"[[slow 0.001]] [[long {sizes.follow_words}]]")
+    with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=sizes.followers + 4)) as http:
+        run = http.post(f"{base}/threads/runs", headers=HEADERS, json=body).json()
+        url = f"{base}/threads/{run['thread_id']}/runs/{run['id']}/events"
+        marker = b"event: thread.message.delta"
+
+        def follow(_: int) -> tuple[int, float, float]:
+            count, first, tail = 0, 0.0, b""
+            with http.stream("GET", url, headers=HEADERS) as response:
+                for chunk in response.iter_bytes():
+                    now = time.perf_counter()
+                    data = tail + chunk
+                    found = data.count(marker)
+                    if found and not first:
+                        first = now
+                    count += found
+                    tail = data[-len(marker) :]
+                    count -= tail.count(marker)
+                    if b"data: [DONE]" in data:
+                        break
+            return count + tail.count(marker), first, time.perf_counter()
+
+        with ThreadPoolExecutor(max_workers=sizes.followers) as pool:
+            results = list(pool.map(follow, range(sizes.followers)))
+    starts = [first for _, first, _ in results if first]
+    total = sum(count for count, _, _ in results)
+    return total / max(1e-6, max(end for _, _, end in results) - min(starts)) if starts else 0.0
+
+
+def long_thread(base: str, assistant: str, sizes: Sizes) -> tuple[str, float, float, str, str, str]:
+    with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=32)) as http:
+
+        def thread_of(count: int) -> str:
+            thread = http.post(f"{base}/threads", headers=HEADERS, json={}).json()["id"]
+            url = f"{base}/threads/{thread}/messages"
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                list(pool.map(lambda i: http.post(url, headers=HEADERS, json={"role": "user", "content": f"m{i}"}),
+                              range(count)))  # fmt: skip
+            return str(thread)
+
+        def run_ms(thread: str) -> float:
+            samples = []
+            for _ in range(3):
+                started = time.perf_counter()
+                body = {"assistant_id": assistant, "stream": True}
+                with http.stream("POST", f"{base}/threads/{thread}/runs", headers=HEADERS, json=body) as response:
+                    for line in response.iter_lines():
+                        if line == "data: [DONE]":
+                            break
+                samples.append((time.perf_counter() - started) * 1000)
+            return statistics.median(samples)
+
+        started = time.perf_counter()
+        big = thread_of(sizes.long_thread)
+        print(f"  {sizes.long_thread} messages created in {time.perf_counter() - started:.1f} s")
+        small = thread_of(10)
+        return (f"streamed run on a thread of {sizes.long_thread:,} messages (median of 3)", run_ms(big),
+                run_ms(small), "ms", "the same on 10 messages", "≈ 1x")  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------- output
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["| figure | ours | floor | ratio | target | floor measured as |", "| --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        ratio = f"{fmt(r.ratio)}x" if r.ratio is not None else "n/a"
+        lines.append(f"| {r.figure} | {fmt(r.ours)} {r.unit} | {fmt(r.floor)} | {ratio} | {r.target} | "
+                     f"{r.floor_name} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def plots(rows: list[Row], out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = []
+    for group in dict.fromkeys(r.group for r in rows):
+        chosen = [r for r in rows if r.group == group and r.ours is not None and r.unit not in ("runs",)]
+        if not chosen:
+            continue
+        fig, ax = plt.subplots(figsize=(8, 0.6 + 0.5 * len(chosen)))
+        y = range(len(chosen))
+        ax.barh([i + 0.2 for i in y], [r.ours or 0 for r in chosen], height=0.4, label="Orchestrator")
+        ax.barh([i - 0.2 for i in y], [r.floor or 0 for r in chosen], height=0.4, label="floor (same run)")
+        ax.set_yticks(list(y), [f"{r.figure} ({r.unit})" for r in chosen], fontsize=7)
+        ax.legend(fontsize=7)
+        ax.set_title(group)
+        fig.tight_layout()
+        name = f"bench-{group.replace(' ', '-')}.png"
+        fig.savefig(out / name, dpi=90)
+        plt.close(fig)
+        names.append(name)
+    return names
+
+
+def markdown(report: Report, command: str, png: list[str], profile: str) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    commands = report.extra.get("redis_commands_per_run", {})
+    command_lines = "\n".join(f"| {name} | {calls} |" for name, calls in commands.items())
+    return f"""# Benchmarks
+
+Written by `{command}` on {when}, on this machine kind (2 cores: the stack, the floors and the load generator
+share them, so absolute numbers drift; the ratios, measured side by side in one run, are what to compare).
+Everything binds to 127.0.0.1 and every load is bounded in count and time. The instant mock model
+(`orchestrator mock-model`, started by the benchmark, its CPU counted apart) stands in for the model; the stack is
+`orchestrator up --run-workers 1` (one run-worker process, 32 threads).
+
+{chr(10).join("- " + note for note in report.notes)}
+
+## Every figure beside its floor
+
+{table(report.rows)}
+
+{chr(10).join(f"![{name}]({name})" for name in png)}
+
+How each is measured:
+
+- **Throughput**: N runs (`POST /v1/threads/runs`, one new thread each) from 32 concurrent clients, client wall
+  time; streamed runs read the SSE stream to `[DONE]`, polled runs poll every 50 ms. Floor: `celery_floor.py`'s
+  end-to-end no-op tasks/s with one worker process (threads x8) through the same Redis.
+- **First text delta**: request sent to the first `thread.message.delta` received. Floor: one `apply_async().get()`
+  round trip plus one streamed HTTP call to the mock up to its first chunk (the two hops a run cannot avoid).
+- **Per token**: the mock answers `[[slow D]] [[long N]]`, one word every D seconds; each delta's lag is how far it
+  arrives behind that schedule (relative to the first delta). Floor: the same schedule published on Redis pub/sub
+  and relayed as SSE by `bench/relay.py` (Starlette on uvicorn), lag defined the same way.
+- **Deltas/s**: concurrent streamed runs of `[[long N]]`, deltas received by the clients over wall time (the
+  target is issue 8's ≥ 20,000; no floor measured).
+- **CPU per run**: utime+stime from `/proc/<pid>/stat` of the processes `children.json` lists (and their
+  descendants), per role, over the streamed load, divided by its runs. Floor: `celery_floor.py`'s producer, worker
+  and Redis CPU per task (drain phase).
+- **Redis commands and bytes per run**: `INFO commandstats` and `total_net_*_bytes` before and after the streamed
+  load (the load generator's traffic is none: it speaks only HTTP).
+- **Long threads**: a streamed run on a thread of many messages (created through the API by 16 clients) against
+  one on 10 messages; the ratio should stay near 1.
+
+## Redis commands per streamed run
+
+| command | calls per run |
+| --- | --- |
+{command_lines}
+
+## Profile of the worker side
+
+{profile}
+
+## Not in the default run
+
+- The LangGraph dev peer (`../shared/floors/langgraph_peer.py`) needs its own venv with `langgraph-cli[inmem]`:
+  `python -m venv /tmp/lg && /tmp/lg/bin/pip install 'langgraph-cli[inmem]' && /tmp/lg/bin/python
+  ../shared/floors/langgraph_peer.py --repeats 2`; compare its concurrent runs/s with the streamed runs/s above.
+- Concurrency (1,000 open streams, 200 active runs per worker, memory per stream) is not measured yet.
+- `bench/scaling.py` (1, 2, 4 run workers) and `bench/latency.py` remain as separate, older benchmarks.
+
+Reproduce: `make bench` (= `.venv/bin/python -m bench`), or `--quick` for a seconds-long smoke run.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run")
+    parser.add_argument("--out", type=Path, default=None, help="where benchmarks.md and the plots go "
+                        "(default docs/, or a temporary folder with --quick)")  # fmt: skip
+    parser.add_argument("--profile", type=Path, default=None, help="a profile summary to include (text)")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else DEFAULT
+    out: Path = args.out or (Path(tempfile.mkdtemp(prefix="bench-")) if args.quick else REPO_ROOT / "docs")
+    out.mkdir(parents=True, exist_ok=True)
+    report = Report()
+    with tempfile.TemporaryDirectory(prefix="orch-bench-") as work:
+        measure(sizes, report, Path(work))
+    print(table(report.rows))
+    profile = args.profile.read_text() if args.profile else "Not profiled in this run (see `bench/profile.py`)."
+    png = plots(report.rows, out)
+    command = "python -m bench" + (" --quick" if args.quick else "")
+    (out / "benchmarks.md").write_text(markdown(report, command, png, profile))
+    (out / "bench-results.json").write_text(json.dumps({"rows": [r.__dict__ for r in report.rows],
+                                                        **report.extra}, indent=1))  # fmt: skip
+    print(f"wrote {out / 'benchmarks.md'}")
+    return 0
