@@ -54,6 +54,11 @@ class Settings(BaseSettings):
         5.0, gt=0, description="The API's Redis connect and reply timeout; past it a request answers 503."
     )
     sse_keepalive_s: float = Field(10.0, gt=0, description="Seconds of silence after which SSE sends a comment.")
+    delta_coalesce_ms: float = Field(
+        5.0,
+        ge=0,
+        description="Text pieces the model sends within this window go out as one delta (0: one delta per piece).",
+    )
     sweep_interval_s: float = Field(2.0, gt=0, description="How often the sweeper looks for expired runs.")
     # Recovery timings, in one place (README "Guarantees" explains how they fit): a dead executor's run moves on
     # after run_lease_s + sweep_interval_s; a sent task or tool call nobody claimed is sent again after

@@ -34,7 +34,9 @@ def test_raw_stream_is_in_canonical_order(client: openai.OpenAI, assistant: Assi
         events = list(stream)  # iteration ends by itself at `data: [DONE]`
     names = [event.event for event in events]
     assert collapse(names) == PLAIN_TEXT_ORDER
-    assert names.count("thread.message.delta") == 4  # one per word
+    # The mock sends a piece per word; pieces within ORCH_DELTA_COALESCE_MS of each other share a delta, and the
+    # first goes at once. The deltas concatenate to the text, in order (below).
+    assert 2 <= names.count("thread.message.delta") <= 4
 
     created = events[0]
     assert created.event == "thread.run.created"

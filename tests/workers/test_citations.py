@@ -149,6 +149,7 @@ def test_citations_and_file_links_share_one_annotation_numbering() -> None:
         holder="h",
         citations=sources(),
         links={"sandbox:/mnt/data/plot.csv": "file-csv"},
+        window_s=0,  # a delta per piece: the numbering must hold across deltas
     )
     for piece in ["Opens at 7 am 【0:0†guide.md】", ", data in sandbox:/mnt/data/plot.csv", " and 【0:1†faq.txt】."]:
         turn.feed(TextPiece(piece))

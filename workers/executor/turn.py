@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import jiter
@@ -16,10 +17,14 @@ from orchestrator.domain.tools import SERVER_TOOLS, call_type
 from orchestrator.errors import UpstreamError
 from orchestrator.services.ledger import Change, RunLedger, now_s
 from workers.executor.citations import Citations, CitationScanner
+from workers.executor.interruptible import Idle, coalesce_window_s
 from workers.executor.llm import Finish, Piece, TextPiece, ToolCallPiece
 from workers.tools.code_interpreter.tool import file_path_annotations
 
 log = structlog.get_logger(__name__)
+
+#: Held-back text this long goes out at once, whatever the window (a delta stays a small event).
+MAX_HELD_CHARS = 2048
 
 
 @dataclass
@@ -80,13 +85,22 @@ class Turn:
     links: dict[str, str] = field(default_factory=dict)
     message_images: list[str] = field(default_factory=list)  # the images the open message shows
     linked: set[int] = field(default_factory=set)  # start indices of the links annotated in the open message
+    #: Text pieces arriving within this many seconds of the last delta are held and sent as one delta
+    #: (`ORCH_DELTA_COALESCE_MS`; 0: a delta per piece). Held text goes out before any other event.
+    window_s: float = field(default_factory=coalesce_window_s)
+    held: str = ""  # text of the open message not sent yet
+    sent_at: float = 0.0  # monotonic time of the last text delta
 
-    def feed(self, piece: Piece) -> None:
+    def feed(self, piece: Piece | Idle) -> None:
         if isinstance(piece, TextPiece):
             self._text(piece.text)
+        elif isinstance(piece, Idle):
+            self.flush_text()
         elif isinstance(piece, ToolCallPiece):
+            self.flush_text()
             self._tool_call(piece)
         elif isinstance(piece, Finish):
+            self.flush_text()
             if self.unnamed:
                 raise UpstreamError("The model called a tool without naming it.", code="server_error")
             self.finish = piece
@@ -99,7 +113,19 @@ class Turn:
             return
         if self.message is None or self.message.status is not MessageStatus.IN_PROGRESS:
             # Text after tool calls gets a message of its own, after the tool step, as OpenAI's run steps have it.
+            self.flush_text()
             self._open_message()
+        self.held += text
+        now = time.monotonic()
+        if now - self.sent_at >= self.window_s or len(self.held) >= MAX_HELD_CHARS:
+            self.flush_text(now)
+
+    def flush_text(self, now: float | None = None) -> None:
+        """Send the held text as one `thread.message.delta` (with the annotations it completes)."""
+        if not self.held:
+            return
+        text, self.held = self.held, ""
+        self.sent_at = time.monotonic() if now is None else now
         assert self.message is not None
         part: JSON = {"index": len(self.message_images), "type": "text", "text": {"value": text}}
         if not self.text:
@@ -160,6 +186,7 @@ class Turn:
 
     def close_message(self, status: MessageStatus, reason: str | None = None) -> Change:
         """The change that finishes the open message and its step (the caller commits it)."""
+        self.flush_text()
         assert self.message is not None and self.message_step is not None
         now = now_s()
         update: dict[str, object] = {"status": status, "content": self._content()}
