@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> None:
 
 # Idle keep-alive connections outlive typical client and load-balancer idle times (60 s), so a client never sends
 # a request on a connection the server is just closing (seen as "connection reset" under load).
-_UVICORN: dict[str, Any] = {"timeout_keep_alive": 75}
+# uvloop and httptools (runtime dependencies) rather than asyncio's loop and the pure-Python h11 parser.
+_UVICORN: dict[str, Any] = {"timeout_keep_alive": 75, "loop": "uvloop", "http": "httptools"}
 
 
 def _api(settings: Settings, host: str, port: int, workers: int) -> None:
