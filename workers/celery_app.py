@@ -41,7 +41,11 @@ def make_celery(settings: Settings) -> Celery:
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
+        # No broker traffic Celery does not need: no results (nor errors) stored, no task events sent.
         task_ignore_result=True,
+        task_store_errors_even_if_ignored=False,
+        worker_send_task_events=False,
+        task_send_sent_event=False,
         # Tasks are idempotent (claims are keyed on a dispatch token), so a task is acknowledged only after it
         # ran and a worker lost mid-task gets it redelivered.
         task_acks_late=True,
