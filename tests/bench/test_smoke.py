@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.stack import REPO_ROOT
+
+pytestmark = pytest.mark.timeout(300)
 
 ROWS = (
     "streamed runs/s",
@@ -23,7 +27,8 @@ ROWS = (
     "polled runs not completed",
     "create → first text delta p50, sequential",
     "create → first text delta p99, sequential",
-    "per-token lag behind the model's schedule p99",
+    "per-token latency p50",
+    "per-token latency p99",
     "deltas/s relayed by one API process",
     "streamed run on a thread of",
 )
