@@ -349,7 +349,36 @@ def mock_first_chunk_ms(mock_url: str, count: int) -> list[float]:
 # --------------------------------------------------------------------------------------------------- ours
 
 
-def measure(sizes: Sizes, report: Report, work: Path) -> None:
+def langgraph_peer(python: str | None, quick: bool, out: Path, report: Report) -> float | None:
+    """The LangGraph dev server's runs/s with 50 concurrent clients (shared/floors/langgraph_peer.py, run by the
+    interpreter of a venv holding `langgraph-cli[inmem]`), or None when that venv or the script is absent."""
+    script = FLOORS / "langgraph_peer.py"
+    if not python or not Path(python).exists() or not script.exists():
+        report.notes.append("The LangGraph dev peer was left out (give `--langgraph PYTHON`, a venv's interpreter "
+                            "with `langgraph-cli[inmem]`, to include it).")  # fmt: skip
+        return None
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "run").mkdir(exist_ok=True)
+    # Only its `wait_c50` phase (each phase boots a fresh server; all of them take minutes): the script is
+    # imported by path and its phase list narrowed, nothing of it copied.
+    code = (
+        "import argparse, json, sys; sys.path.insert(0, sys.argv[1]); import langgraph_peer as peer; "
+        "peer.PHASES[:] = [p for p in peer.PHASES if p[0] == 'wait_c50']; "
+        "a = argparse.Namespace(jobs=10, n_seq=1, n_conc=int(sys.argv[2]), n_burst=1); "
+        "print('RESULT ' + json.dumps(peer.suite(a)['wait_c50']))"
+    )
+    command = [python, "-c", code, str(FLOORS), "50" if quick else "200"]
+    done = subprocess.run(command, env={**os.environ, "FLOORS_OUT": str(out)}, cwd=out, check=True, timeout=300,
+                          capture_output=True, text=True)  # fmt: skip
+    (line,) = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")]
+    wait: dict[str, Any] = json.loads(line[7:])
+    report.notes.append(f"LangGraph dev peer by path ({script.name}, its `wait_c50` phase: `runs/wait` with 50 "
+                        f"clients): {wait}.")  # fmt: skip
+    return float(wait["runs_per_s"]) if "runs_per_s" in wait else None
+
+
+def measure(sizes: Sizes, report: Report, work: Path, langgraph: str | None = None) -> None:
+    peer = langgraph_peer(langgraph, sizes is QUICK, work / "langgraph", report)
     with floor_redis(work / "floors") as shared_redis:
         celery = celery_floor(shared_redis[0], sizes, work / "floors") if shared_redis else None
         if celery is None:
@@ -367,6 +396,13 @@ def measure(sizes: Sizes, report: Report, work: Path) -> None:
             args = ("--run-workers", "1", "--tool-workers", "1")
             with running_stack(work / "stack", env=env, redis_url=redis_url, args=args) as stack:
                 measure_stack(stack, sizes, report, celery, mock.pid, shared_redis, mock_url)
+                if peer is not None:
+                    print("streamed runs/s at 50 clients, against the LangGraph dev peer")
+                    body = thread_body(create_assistant(stack.base_url), "hello there")
+                    count = sizes.runs // 2
+                    _, seconds = load(50, count, lambda http: stream_run(http, stack.base_url, body))
+                    report.add("throughput", "streamed runs/s, 50 clients (LangGraph's `runs/wait` at 50)",
+                               count / seconds, peer, "runs/s", "LangGraph dev server, no model", "≥ 5x")  # fmt: skip
             print("per token (a second stack, its model calls through bench/tap.py)")
             tap_port = free_port()
             tap_url = f"http://127.0.0.1:{tap_port}/v1"
@@ -396,6 +432,12 @@ def per_token(stack: Stack, tap_url: str, sizes: Sizes, report: Report) -> None:
         report.add("per token", f"per-token latency p{p}, model chunk (at the tap) → client", pct(latencies, p),
                    relay[f"p{p}"], "ms", "Redis pub/sub → SSE relay (bench/relay.py)",
                    "≤ 2x" if p == 99 else "")  # fmt: skip
+
+
+def create_assistant(base: str) -> str:
+    response = httpx.post(f"{base}/assistants", headers=HEADERS, json={"model": "mock"}, timeout=30)
+    response.raise_for_status()
+    return str(response.json()["id"])
 
 
 def kinds_of(stack: Stack, mock_pid: int, redis_pid: int | None) -> dict[str, set[int]]:
@@ -718,9 +760,10 @@ Where each comes from, traced to the scripts in `orchestrator/store/scripts/` an
 
 ## Not in the default run
 
-- The LangGraph dev peer (`../shared/floors/langgraph_peer.py`) needs its own venv with `langgraph-cli[inmem]`:
-  `python -m venv /tmp/lg && /tmp/lg/bin/pip install 'langgraph-cli[inmem]' && /tmp/lg/bin/python
-  ../shared/floors/langgraph_peer.py --repeats 2`; compare its concurrent runs/s with the streamed runs/s above.
+- The LangGraph dev peer (`../shared/floors/langgraph_peer.py`) needs its own venv; it installs in about a
+  minute here: `python3 -m venv /tmp/lgvenv && /tmp/lgvenv/bin/pip install 'langgraph-cli[inmem]'`, then
+  `python -m bench --langgraph /tmp/lgvenv/bin/python` (or `ORCH_BENCH_LANGGRAPH_PYTHON`) adds it (about a minute
+  more) and a streamed load at its 50 clients.
 - Concurrency (1,000 open streams, 200 active runs per worker, memory per stream) is not measured yet.
 - `bench/scaling.py` (1, 2, 4 run workers) and `bench/latency.py` remain as separate, older benchmarks.
 
@@ -731,6 +774,8 @@ Reproduce: `make bench` (= `.venv/bin/python -m bench`), or `--quick` for a seco
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run")
+    parser.add_argument("--langgraph", default=os.environ.get("ORCH_BENCH_LANGGRAPH_PYTHON"),
+                        help="python of a venv with langgraph-cli[inmem]: include the LangGraph dev peer")  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="where benchmarks.md and the plots go "
                         "(default docs/, or a temporary folder with --quick)")  # fmt: skip
     args = parser.parse_args(argv)
@@ -739,7 +784,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     report = Report()
     with tempfile.TemporaryDirectory(prefix="orch-bench-") as work:
-        measure(sizes, report, Path(work))
+        measure(sizes, report, Path(work), args.langgraph)
     print(table(report.rows))
     from bench.profile import profile as profile_runs
     from orchestrator.logging import configure_logging
@@ -748,7 +793,7 @@ def main(argv: list[str] | None = None) -> int:
     print("profile of the worker side")
     profile = profile_runs(20 if args.quick else 200, 25)
     png = plots(report.rows, out)
-    command = "python -m bench" + (" --quick" if args.quick else "")
+    command = "python -m bench" + (" --quick" if args.quick else "") + (" --langgraph PYTHON" if args.langgraph else "")
     (out / "benchmarks.md").write_text(markdown(report, command, png, profile))
     (out / "bench-results.json").write_text(json.dumps({"rows": [r.__dict__ for r in report.rows],
                                                         **report.extra}, indent=1))  # fmt: skip
