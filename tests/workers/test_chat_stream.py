@@ -202,3 +202,20 @@ def test_a_connection_dropped_mid_answer_fails_with_server_error() -> None:
         got.extend(model.stream({"model": "m", "messages": []}))
     assert got == [TextPiece("Half")]
     assert raised.value.code == "server_error" and "dropped mid-answer" in raised.value.message
+
+
+def test_a_finished_stream_is_read_to_its_end_so_its_connection_can_be_reused() -> None:
+    ended: list[bool] = []
+
+    def answer(request: Any) -> Any:
+        def body() -> Iterator[bytes]:
+            yield b'data: {"choices": [{"index": 0, "delta": {"content": "ok"}, "finish_reason": "stop"}]}\n\n'
+            yield b"data: [DONE]\n\n"
+            ended.append(True)  # only reached when the client reads past [DONE]
+
+        return HTTP.Response(200, content=body(), headers={"content-type": "text/event-stream"})
+
+    client = HTTP.Client(transport=HTTP.MockTransport(answer))
+    model = OpenAIChatModel("http://upstream.test/v1", "k", timeout_s=5, max_retries=0, http_client=client)
+    assert list(model.stream({"model": "m", "messages": []})) == [TextPiece("ok"), Finish("stop", None)]
+    assert ended == [True]
