@@ -11,7 +11,8 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
-from orchestrator.api.deps import OpenProjectDep, SettingsDep, StorageDep, StoreDep
+from orchestrator.api.deps import OpenProjectDep, Paging, SettingsDep, StorageDep, StoreDep
+from orchestrator.api.listing import list_page
 from orchestrator.domain.models import deleted
 from orchestrator.errors import InvalidRequest
 from orchestrator.files import service
@@ -67,15 +68,8 @@ def list_files(
 ) -> dict[str, Any]:
     keys = store.keys
     index = keys.files_by_purpose(project, purpose) if purpose else keys.files(project)
-    page = store.page(index, limit=limit, order=order, after=after)
-    data = [file.wire() for file in store.get_files(project, page.ids) if file is not None]
-    return {
-        "object": "list",
-        "data": data,
-        "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None,
-        "has_more": page.has_more,
-    }
+    paging = Paging(limit=limit, order=order, after=after, before=None)
+    return list_page(store, index, paging, lambda ids: [f for f in store.get_files(project, ids) if f is not None])
 
 
 @router.get("/{file_id}")

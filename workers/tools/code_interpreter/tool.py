@@ -13,6 +13,7 @@ from orchestrator.files.service import create_file, get_file, read_content
 from orchestrator.files.storage import Storage
 from orchestrator.store import RedisStore
 from workers.tools.code_interpreter.files import sandbox_name
+from workers.tools.resources import tool_resources
 
 #: OpenAI's cap on code_interpreter files per tool_resources; attachments add to it, so the union is capped higher.
 MAX_INPUT_FILES = 100
@@ -26,21 +27,16 @@ def code_request(store: RedisStore, project: str, run: Run) -> dict[str, Any]:
     Read when the model calls the tool, so files attached to the thread since the run began are there too: the
     run's own tool_resources, the assistant's, the thread's, then every message attachment meant for the tool.
     """
-    message_ids = store.all_ids(store.keys.messages(project, run.thread_id))[-MAX_MESSAGES_READ:]
-    messages = store.get_messages(project, run.thread_id, message_ids)
+    # The newest messages only: a long thread costs no more than a short one.
+    page = store.page(store.keys.messages(project, run.thread_id), limit=MAX_MESSAGES_READ, order="desc")
+    messages = store.get_messages(project, run.thread_id, page.ids[::-1])
     return {"file_ids": input_file_ids(store, project, run, messages)}
 
 
 def input_file_ids(store: RedisStore, project: str, run: Run, messages: Iterable[Message]) -> list[str]:
     """The run's, the assistant's and the thread's code_interpreter files, then those attached to `messages`."""
-    holders: list[JSON] = [run.tool_resources]
-    assistant = store.get_assistant(project, run.assistant_id)
-    if assistant is not None:
-        holders.append(assistant.tool_resources)
-    thread = store.get_thread(project, run.thread_id)
-    if thread is not None:
-        holders.append(thread.tool_resources)
-    ids = [fid for holder in holders for fid in ((holder or {}).get("code_interpreter") or {}).get("file_ids") or []]
+    resources = tool_resources(store, project, run, "code_interpreter")
+    ids = [file_id for found in resources for file_id in found.get("file_ids") or []]
     ids += attached_file_ids(messages)
     return list(dict.fromkeys(ids))[:MAX_INPUT_FILES]
 

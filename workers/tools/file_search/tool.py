@@ -16,6 +16,7 @@ import structlog
 from orchestrator.domain.models import JSON, Run
 from orchestrator.store import RedisStore
 from orchestrator.vector_stores.service import get_vector_stores
+from workers.tools.resources import tool_resources
 
 log = structlog.get_logger(__name__)
 
@@ -65,19 +66,8 @@ def vector_store_ids(store: RedisStore, project: str, run: Run) -> list[str]:
     Read when the model searches rather than when the run was created, so files attached to the thread's own
     store since then are searched too, as OpenAI did.
     """
-    holders: list[JSON] = [run.tool_resources]
-    assistant = store.get_assistant(project, run.assistant_id)
-    if assistant is not None:
-        holders.append(assistant.tool_resources)
-    thread = store.get_thread(project, run.thread_id)
-    if thread is not None:
-        holders.append(thread.tool_resources)
-    ids: list[str] = []
-    for resources in holders:
-        for store_id in (resources.get("file_search") or {}).get("vector_store_ids") or []:
-            if store_id not in ids:
-                ids.append(store_id)
-    return ids
+    found = tool_resources(store, project, run, "file_search")
+    return list(dict.fromkeys(store_id for resources in found for store_id in resources.get("vector_store_ids") or []))
 
 
 def run_search(
