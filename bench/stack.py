@@ -103,15 +103,24 @@ def _drain(pipe: Any, lines: queue.Queue[str | None]) -> None:
 
 @contextlib.contextmanager
 def running_stack(
-    data_dir: Path, *, env: dict[str, str] | None = None, redis_url: str | None = None, args: tuple[str, ...] = ()
+    data_dir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    redis_url: str | None = None,
+    args: tuple[str, ...] = (),
+    api_keys: str = f"{KEY_A}={PROJECT_A}",
+    prefix: str = "bench",
 ) -> Iterator[Stack]:
-    """Start `orchestrator up` on 127.0.0.1, wait (with a deadline) for its `api_key:` line, stop it with SIGTERM."""
+    """Start `orchestrator up` on 127.0.0.1, wait (with a deadline) for its `api_key:` line, stop it with SIGTERM.
+
+    Raises `StackError` when it does not come up, announces another key than the first of `api_keys`, does not stop
+    within STOP_TIMEOUT_S of SIGTERM, or exits with an error."""
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if k not in ("ORCH_MODEL_BASE_URL", "ORCH_REDIS_URL")}
     full_env.update(
         {
-            "ORCH_API_KEYS": f"{KEY_A}={PROJECT_A}",
-            "ORCH_KEY_PREFIX": f"bench-{uuid.uuid4().hex[:12]}",
+            "ORCH_API_KEYS": api_keys,
+            "ORCH_KEY_PREFIX": f"{prefix}-{uuid.uuid4().hex[:12]}",
             "ORCH_LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
@@ -124,6 +133,7 @@ def running_stack(
     command += args
     data_dir.mkdir(parents=True, exist_ok=True)
     with (data_dir / "stack.log").open("wb") as log:
+        # A session of its own, so that a stack that ignores SIGTERM can be killed with all its children.
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=log, env=full_env, cwd=REPO_ROOT, start_new_session=True
         )
@@ -131,13 +141,16 @@ def running_stack(
     threading.Thread(target=_drain, args=(process.stdout, lines), daemon=True).start()
     stack = Stack(base_url="", process=process, data_dir=data_dir, key_prefix=full_env["ORCH_KEY_PREFIX"])
     try:
-        _wait_until_up(stack, lines)
+        announced = _wait_until_up(stack, lines)
+        expected = api_keys.split(",")[0].partition("=")[0]
+        if announced != expected:
+            raise StackError(f"the stack announced key {announced!r}, not the first ORCH_API_KEYS entry")
         yield stack
     finally:
         _stop(stack)
 
 
-def _wait_until_up(stack: Stack, lines: queue.Queue[str | None]) -> None:
+def _wait_until_up(stack: Stack, lines: queue.Queue[str | None]) -> str:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while True:
         remaining = deadline - time.monotonic()
@@ -154,7 +167,9 @@ def _wait_until_up(stack: Stack, lines: queue.Queue[str | None]) -> None:
         if key == "base_url":
             stack.base_url = value.strip()
         elif key == "api_key":
-            return
+            if not stack.base_url:
+                raise StackError("the api_key line came before the base_url line")
+            return value.strip()
 
 
 def _stop(stack: Stack) -> None:
@@ -167,3 +182,8 @@ def _stop(stack: Stack) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+        raise StackError(
+            f"`orchestrator up` did not exit within {STOP_TIMEOUT_S}s of SIGTERM\n{stack.log_tail()}"
+        ) from None
+    if process.returncode != 0:
+        raise StackError(f"`orchestrator up` exited with {process.returncode}\n{stack.log_tail()}")
