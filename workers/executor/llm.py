@@ -91,7 +91,9 @@ class OpenAIChatModel:
         try:
             with (
                 observe.timed(metrics.MODEL_REQUEST_DURATION),
-                self.client.chat.completions.with_streaming_response.create(**params) as response,
+                self.client.chat.completions.with_streaming_response.create(
+                    model=params["model"], messages=[], stream=True, extra_body=_untyped(params)
+                ) as response,
             ):
                 if on_open is not None:
                     on_open(response)
@@ -122,6 +124,14 @@ class OpenAIChatModel:
         except UpstreamError:
             observe.model_error("server")
             raise
+
+
+def _untyped(params: dict[str, Any]) -> dict[str, Any]:
+    """The request's body, handed to the client as `extra_body`, which it sends as given. Named arguments go
+    through the client's `maybe_transform`, which walks every message against its TypedDict annotations: 0.5 ms of
+    CPU per message, 516 ms for a context of 1,000 short messages (measured), where serialising them takes 1 ms.
+    The body is already in the wire shape (context.py builds it), so there is nothing to transform."""
+    return {key: value for key, value in params.items() if key not in ("model", "stream")}
 
 
 def _drain(lines: Iterator[str]) -> None:
