@@ -28,6 +28,7 @@ def sweep_once(store: RedisStore, now: int | None = None) -> int:
     """Expire every due run; returns how many were expired."""
     expired = 0
     due_by = now if now is not None else now_s()
+    store.adopt_legacy_indexes()
     for member in store.expiring_runs(due_by):
         try:
             project, thread_id, run_id = parse_expiry_member(member)
@@ -38,7 +39,7 @@ def sweep_once(store: RedisStore, now: int | None = None) -> int:
             # would stay at the head of the index and starve every project's runs behind it. It waits instead.
             log.exception("sweeper.run_skipped", member=member, retry_in_s=SKIPPED_RUN_RETRY_S)
             metrics.SWEEPER_SKIPPED_RUNS.inc()
-            store.client.zadd(store.keys.expiring(), {member: due_by + SKIPPED_RUN_RETRY_S}, xx=True)
+            store.postpone_expiring(member, due_by + SKIPPED_RUN_RETRY_S)
             continue
         if run is not None:
             expired += 1

@@ -35,7 +35,8 @@ def plant_unreadable_runs(store: RedisStore, due_at: int) -> list[str]:
         store.client.hset(store.keys.run("p", thread_id, run_id), mapping={"doc": doc, "status": "queued"})
         members.append(expiry_member("p", thread_id, run_id))
     members[0] = "not-a-member"
-    store.client.zadd(store.keys.expiring(), dict.fromkeys(members, due_at))
+    for member in members:
+        store.client.zadd(store.keys.expiring(member), {member: due_at})
     return members
 
 
@@ -59,7 +60,7 @@ def test_unreadable_runs_are_skipped_reported_and_retried_later(store: RedisStor
     assert (first, second) == (0, 1)  # the good run no longer waits behind the broken ones for ever
     assert runs.get_run(store, "p", thread.id, good.id).status is RunStatus.EXPIRED
     # The broken runs stay indexed, due again a retry interval later, when the same happens again.
-    scores = {member: store.client.zscore(store.keys.expiring(), member) for member in broken}
+    scores = {member: store.client.zscore(store.keys.expiring(member), member) for member in broken}
     assert set(scores.values()) == {now + SKIPPED_RUN_RETRY_S}
     assert store.expiring_runs(now + SKIPPED_RUN_RETRY_S - 1) == []
     with structlog.testing.capture_logs():

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import orjson
 import redis
 
-from orchestrator.store import Keys
+from orchestrator.store import Keys, slots
 
 KEY_PREFIX = "sk-orch-"
 _HINT_CHARS = 4  # characters of the secret part shown in listings, enough to tell keys apart
@@ -66,11 +66,16 @@ class ApiKeyStore:
             hint=hint(key),
             digest=digest(key),
         )
-        pipe = self.client.pipeline(transaction=True)
+        # Two hashes of different slots on a cluster (store/slots.py): the record first, so an id never names
+        # a key that does not exist; a crash between leaves a key that works and cannot be revoked by its id.
+        pipe = slots.pipeline(self.client, self.keys_of_keys())
         pipe.hset(self.keys.api_keys(), record.digest, record.to_json())
         pipe.hset(self.keys.api_key_ids(), record.id, record.digest)
         pipe.execute()
         return record, key
+
+    def keys_of_keys(self) -> list[str]:
+        return [self.keys.api_keys(), self.keys.api_key_ids()]
 
     def find(self, key_digest: str) -> ApiKeyRecord | None:
         raw = self.client.hget(self.keys.api_keys(), key_digest)
@@ -90,7 +95,8 @@ class ApiKeyStore:
         if key_digest is None:
             return None
         record = self.find(str(key_digest))
-        pipe = self.client.pipeline(transaction=True)
+        # The record first: once it is gone the key no longer authenticates, whatever happens to the id.
+        pipe = slots.pipeline(self.client, self.keys_of_keys())
         pipe.hdel(self.keys.api_keys(), str(key_digest))
         pipe.hdel(self.keys.api_key_ids(), key_id)
         pipe.execute()

@@ -14,7 +14,6 @@ from orchestrator.services.assistants import not_found
 from orchestrator.services.dispatch import Dispatcher
 from orchestrator.services.ledger import now_s
 from orchestrator.store import Commit, RedisStore
-from orchestrator.store.keys import expiry_member
 
 
 def new_message(thread_id: str, body: MessageCreate, *, now: int) -> Message:
@@ -133,8 +132,7 @@ def delete_thread(store: RedisStore, project: str, thread_id: str, dispatcher: D
                 keys.tool_claims(project, thread_id, step_id),
                 keys.tool_payloads(project, thread_id, step_id),
             ]
-        member = expiry_member(project, thread_id, run_id)
-        index += [(keys.expiring(), member), (keys.leases(), member), (keys.active_runs(project), run_id)]
+        index += store.run_index_entries(project, thread_id, run_id)
     store.delete(doomed, index)
 
 

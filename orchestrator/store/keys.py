@@ -1,12 +1,14 @@
 """Every Redis key and channel name. Nothing else builds key strings.
 
 A thread's keys share the `{thread_id}` hash tag, so the scripts that touch a run, its thread's messages and
-its event log address one slot. Project names are part of every key, so another project's key cannot even
+its event log address one slot (on a Redis Cluster too). Indexes that span threads are sharded or per project,
+and written outside those scripts. Project names are part of every key, so another project's key cannot even
 name an object it does not own.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 
@@ -64,14 +66,29 @@ class Keys:
     def events(self, project: str, thread_id: str, run_id: str) -> str:
         return f"{self.prefix}:p:{project}:{{{thread_id}}}:run:{run_id}:events"
 
-    def expiring(self) -> str:
-        """Sorted set of active runs scored by expires_at; the sweeper's only way to find them (no SCAN)."""
-        return f"{self.prefix}:expiring"
+    # -- the sweeper's indexes: sharded, so no script of a thread's slot writes them and no single slot holds
+    # -- every run. A run's shard follows from its id (`index_shard`); the sweeper reads every shard.
 
-    def leases(self) -> str:
+    def expiring(self, member: str) -> str:
+        """Sorted set of active runs scored by expires_at (the shard `member` belongs to); the sweeper's only way
+        to find them (no SCAN)."""
+        return self.expiring_shard(index_shard(member))
+
+    def expiring_shard(self, shard: int) -> str:
+        return f"{self.prefix}:expiring:{{s{shard}}}"
+
+    def leases(self, member: str) -> str:
         """Sorted set of runs scored by when the sweeper must look at them again: an executor's lease deadline, or
-        the moment a task sent for the run counts as lost. Members are `expiry_member`s."""
-        return f"{self.prefix}:leases"
+        the moment a task sent for the run counts as lost (the shard `member` belongs to)."""
+        return self.leases_shard(index_shard(member))
+
+    def leases_shard(self, shard: int) -> str:
+        return f"{self.prefix}:leases:{{s{shard}}}"
+
+    def legacy_indexes(self) -> tuple[str, str]:
+        """The unsharded expiring and leases sets of earlier versions; the sweeper moves what it finds there into
+        the shards (a deployment upgraded in place keeps watching the runs it had)."""
+        return f"{self.prefix}:expiring", f"{self.prefix}:leases"
 
     def tool_claims(self, project: str, thread_id: str, step_id: str) -> str:
         """Hash call id -> `token|deadline` of the tool worker executing that call."""
@@ -123,7 +140,9 @@ class Keys:
         return f"{self.prefix}:ratelimit:{key_id}"
 
     def active_runs(self, project: str) -> str:
-        """Sorted set: the project's active runs scored by expires_at, kept by commit.lua for the active-run cap."""
+        """Sorted set: the project's active runs scored by expires_at, for the active-run cap. A run reserves its
+        place here (active_cap.lua, this key's own slot) before the commit that starts it and gives it back after
+        the commit that ends it; places past their expiry are reaped by score."""
         return f"{self.prefix}:p:{project}:active_runs"
 
     def idempotency(self, project: str, key_digest: str) -> str:
@@ -185,6 +204,15 @@ class Keys:
     def file_vector_stores(self, project: str, file_id: str) -> str:
         """Set of the vector stores that hold a file, so deleting the file can find them."""
         return f"{self.prefix}:p:{project}:file:{file_id}:vector_stores"
+
+
+#: Shards of each sweeper index. Fixed: every process must agree on a run's shard, so changing it strands entries.
+INDEX_SHARDS = 16
+
+
+def index_shard(member: str) -> int:
+    """The shard of a run's entries in the sweeper's indexes (by its run id, the member's last part)."""
+    return zlib.crc32(member.rpartition("|")[2].encode()) % INDEX_SHARDS
 
 
 def expiry_member(project: str, thread_id: str, run_id: str) -> str:

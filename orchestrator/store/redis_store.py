@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, cast
 
 import redis
 from pydantic import BaseModel
@@ -13,9 +13,10 @@ from pydantic import BaseModel
 from orchestrator import observe
 from orchestrator.domain.models import Assistant, FileObject, Message, Run, RunStep, Thread, Usage
 from orchestrator.errors import ConcurrentUpdate, ThreadBusy, TooManyActiveRuns
+from orchestrator.store import slots
 from orchestrator.store.commit import Commit, CommitResult
-from orchestrator.store.keys import Keys, expiry_member
-from orchestrator.store.scripts import Scripts
+from orchestrator.store.keys import INDEX_SHARDS, Keys, expiry_member
+from orchestrator.store.scripts import Scripts, source
 
 M = TypeVar("M", bound=BaseModel)
 Order = Literal["asc", "desc"]
@@ -87,11 +88,12 @@ class RedisStore:
     def _get_many(self, keys: Sequence[str], model: type[M]) -> list[M]:
         if not keys:
             return []
-        return [model.model_validate_json(raw) for raw in self.client.mget(keys) if raw is not None]
+        return [model.model_validate_json(raw) for raw in slots.mget(self.client, keys) if raw is not None]
 
     def put_indexed(self, docs: Sequence[tuple[str, BaseModel]], index: Sequence[tuple[str, str]]) -> None:
-        """Write documents and their index entries in one transaction (no run is involved)."""
-        pipe = self.client.pipeline(transaction=True)
+        """Write documents, then their index entries (no run is involved): one transaction when they share a slot
+        (a thread and its messages), else in that order, so a crash between leaves a document nothing lists."""
+        pipe = slots.pipeline(self.client, [*(k for k, _ in docs), *(k for k, _ in index)])
         for key, doc in docs:
             pipe.set(key, doc.model_dump_json())
         for index_key, member in index:
@@ -116,7 +118,10 @@ class RedisStore:
                     continue
 
     def delete(self, keys: Sequence[str], index: Sequence[tuple[str, str]] = ()) -> bool:
-        pipe = self.client.pipeline(transaction=True)
+        """Delete `keys` (of one slot), then drop their index entries: one transaction when those share the slot,
+        else in that order, so a crash between leaves an index entry whose readers skip it (its document is gone).
+        """
+        pipe = slots.pipeline(self.client, [*keys, *(k for k, _ in index)])
         pipe.delete(*keys)
         for index_key, member in index:
             pipe.zrem(index_key, member)
@@ -161,7 +166,7 @@ class RedisStore:
         """One entry per id, None where there is no such file (callers name the missing one)."""
         if not ids:
             return []
-        raw = self.client.mget([self.keys.file(project, i) for i in ids])
+        raw = slots.mget(self.client, [self.keys.file(project, i) for i in ids])
         return [None if value is None else FileObject.model_validate_json(value) for value in raw]
 
     def get_thread(self, project: str, thread_id: str) -> Thread | None:
@@ -238,22 +243,13 @@ class RedisStore:
         keys = self.keys
         p, t, r = commit.project, commit.thread_id, commit.run_id
         run_key = keys.run(p, t, r) if r else keys.active_run(p, t)
-        script_keys = [
-            run_key,
-            keys.events(p, t, r) if r else run_key,
-            keys.active_run(p, t),
-            keys.expiring(),
-            keys.active_runs(p),
-        ]
+        script_keys = [run_key, keys.events(p, t, r) if r else run_key, keys.active_run(p, t)]
         args: list[str | bytes | int] = [
             r,
             commit.active,
             keys.run_channel(r) if r else "",
             self._maxlen,
             self._ttl,
-            commit.expires_at if commit.expires_at is not None else "",
-            expiry_member(p, t, r),
-            self._max_active_runs,
             len(commit.guards),
         ]
         for name, allowed in commit.guards.items():
@@ -271,10 +267,14 @@ class RedisStore:
             args.append(member)
         for name, data in commit.events:
             args += [name, data]
+        starting = commit.active == "acquire" and bool(r)
+        if starting or commit.expires_at is not None:
+            self._index_before(commit)
+        # An error here leaves the entries: the commit may have landed, and entries of a run that did not are dropped.
         reply = self._scripts.commit(keys=script_keys, args=args)
         status = int(reply[0])
-        if status == 3:
-            raise TooManyActiveRuns(int(reply[1]), self._max_active_runs)
+        if (status != 1 and starting) or (commit.active == "release" and r):
+            self._unindex(p, t, r)
         if status == 2:
             raise ThreadBusy(f"Thread {t} already has an active run {reply[1]}.", active_run_id=str(reply[1]))
         if status == 0:
@@ -282,6 +282,46 @@ class RedisStore:
         if commit.events:
             observe.events_committed(commit.events)
         return CommitResult(version=int(reply[1]), event_ids=[str(x) for x in reply[2:]])
+
+    def _index_before(self, commit: Commit) -> None:
+        """Before the commit that starts a run: reserve its place under the project's cap and index its expiry.
+
+        Intent before act: these sets are in other slots than the thread, so no script writes them with the
+        commit. An entry whose commit never lands is dropped (the sweeper finds no active run; a place is reaped
+        past its expiry), while a run whose entries were missing could never be expired or counted."""
+        p, t, r = commit.project, commit.thread_id, commit.run_id
+        pipe = self.client.pipeline(transaction=False)
+        reserving = commit.active == "acquire" and bool(r)
+        if reserving:
+            score = commit.expires_at if commit.expires_at is not None else ""
+            # EVAL, not EVALSHA: a script in a pipeline cannot fall back on NOSCRIPT (the server caches it anyway).
+            pipe.eval(source("active_cap"), 1, self.keys.active_runs(p), r, score, self._max_active_runs)
+        if commit.expires_at is not None:
+            member = expiry_member(p, t, r)
+            pipe.zadd(self.keys.expiring(member), {member: commit.expires_at})
+        replies = pipe.execute()
+        if reserving and int(replies[0][0]) == 0:
+            if commit.expires_at is not None:
+                self.forget_expiring(expiry_member(p, t, r))
+            raise TooManyActiveRuns(int(replies[0][1]), self._max_active_runs)
+
+    def _unindex(self, project: str, thread_id: str, run_id: str) -> None:
+        """After the commit that ends a run (or in place of one that did not start it): drop its expiry entry and
+        give back its place under the cap. A crash before this leaves entries the sweeper and the cap drop."""
+        member = expiry_member(project, thread_id, run_id)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zrem(self.keys.expiring(member), member)
+        pipe.zrem(self.keys.active_runs(project), run_id)
+        pipe.execute()
+
+    def run_index_entries(self, project: str, thread_id: str, run_id: str) -> list[tuple[str, str]]:
+        """The run's entries in the indexes that span threads (for a delete that takes the run with it)."""
+        member = expiry_member(project, thread_id, run_id)
+        return [
+            (self.keys.expiring(member), member),
+            (self.keys.leases(member), member),
+            (self.keys.active_runs(project), run_id),
+        ]
 
     def record_tool_output(
         self,
@@ -313,10 +353,42 @@ class RedisStore:
         return outcome
 
     def expiring_runs(self, now: int, limit: int = 100) -> list[str]:
-        return _strs(self.client.zrangebyscore(self.keys.expiring(), "-inf", now, start=0, num=limit))
+        """The earliest `limit` runs due by `now`, across every shard."""
+        return self._due([self.keys.expiring_shard(s) for s in range(INDEX_SHARDS)], now, limit)
 
     def forget_expiring(self, member: str) -> None:
-        self.client.zrem(self.keys.expiring(), member)
+        self.client.zrem(self.keys.expiring(member), member)
+
+    def postpone_expiring(self, member: str, at: int) -> None:
+        """Move a run's expiry entry to `at`, if it still has one."""
+        self.client.zadd(self.keys.expiring(member), {member: at}, xx=True)
+
+    def _due(self, shards: Sequence[str], now: float, limit: int) -> list[str]:
+        pipe = self.client.pipeline(transaction=False)
+        for key in shards:
+            pipe.zrangebyscore(key, "-inf", now, start=0, num=limit, withscores=True)
+        due = sorted(((score, _str(m)) for reply in pipe.execute() for m, score in reply), key=lambda e: e[0])
+        return [member for _, member in due[:limit]]
+
+    def adopt_legacy_indexes(self, limit: int = 1000) -> int:
+        """Move entries of the unsharded indexes an earlier version kept into their shards; returns how many.
+
+        Copy, then remove what was copied (never the whole key: a process of the earlier version may still be
+        adding). A crash between copies again next time, which changes nothing."""
+        moved = 0
+        for legacy, shard_of in zip(self.keys.legacy_indexes(), (self.keys.expiring, self.keys.leases), strict=True):
+            found = cast("list[tuple[str, float]]", self.client.zrange(legacy, 0, limit - 1, withscores=True))
+            entries = [(_str(m), float(score)) for m, score in found]
+            if not entries:
+                continue
+            pipe = self.client.pipeline(transaction=False)
+            for member, score in entries:
+                if member.count("|") == 2:
+                    pipe.zadd(shard_of(member), {member: score}, nx=True)
+            pipe.execute()
+            self.client.zrem(legacy, *(member for member, _ in entries))
+            moved += len(entries)
+        return moved
 
     # -- leases ----------------------------------------------------------------------------------------------
 
@@ -325,7 +397,8 @@ class RedisStore:
 
         Called before the commit that sends work, so no crash between the two can leave the work unwatched; a look
         at a run that was never written just drops the entry."""
-        self.client.zadd(self.keys.leases(), {expiry_member(project, thread_id, run_id): at}, lt=True)
+        member = expiry_member(project, thread_id, run_id)
+        self.client.zadd(self.keys.leases(member), {member: at}, lt=True)
 
     def watch_sent(self, project: str, thread_id: str, run_id: str) -> dict[str, str]:
         """Before a commit that sends the run's task: schedule the look, and return the field that dates the send."""
@@ -334,13 +407,14 @@ class RedisStore:
         return {"sent_at": f"{now:.3f}"}
 
     def reschedule_look(self, member: str, at: float) -> None:
-        self.client.zadd(self.keys.leases(), {member: at})
+        self.client.zadd(self.keys.leases(member), {member: at})
 
     def due_looks(self, now: float, limit: int = 100) -> list[str]:
-        return _strs(self.client.zrangebyscore(self.keys.leases(), "-inf", now, start=0, num=limit))
+        """The earliest `limit` looks due by `now`, across every shard."""
+        return self._due([self.keys.leases_shard(s) for s in range(INDEX_SHARDS)], now, limit)
 
     def forget_look(self, member: str) -> None:
-        self.client.zrem(self.keys.leases(), member)
+        self.client.zrem(self.keys.leases(member), member)
 
     def mark_sent(self, project: str, thread_id: str, run_id: str, at: float) -> None:
         """Note when the run's pending task was sent again (bookkeeping only: no version bump, no event)."""
@@ -351,22 +425,29 @@ class RedisStore:
 
     def renew_lease(self, project: str, thread_id: str, run_id: str, holder: str, deadline: float) -> bool:
         """Extend the executor's lease; False once the run is no longer held by `holder`."""
-        reply = self._scripts.lease(
-            keys=[self.keys.run(project, thread_id, run_id), self.keys.leases()],
-            args=[holder, f"{deadline:.3f}", expiry_member(project, thread_id, run_id)],
-        )
-        return bool(int(reply))
+        reply = self._scripts.lease(keys=[self.keys.run(project, thread_id, run_id)], args=[holder, f"{deadline:.3f}"])
+        if not int(reply):
+            return False
+        # After the renewal (lease.lua says why a crash between is safe).
+        self.reschedule_look(expiry_member(project, thread_id, run_id), deadline)
+        return True
 
     def claim_tool_call(
         self, project: str, thread_id: str, run_id: str, step_id: str, call_id: str, token: str, now: float, ttl: float
     ) -> str:
         """Claim (or renew the claim on) a tool call: 'ok', 'busy' (a live worker has it) or 'done'."""
         k = self.keys
-        reply = self._scripts.tool_claim(
-            keys=[k.tool_outputs(project, thread_id, step_id), k.tool_claims(project, thread_id, step_id), k.leases()],
-            args=[call_id, token, f"{now:.3f}", f"{now + ttl:.3f}", expiry_member(project, thread_id, run_id)],
+        reply = _str(
+            self._scripts.tool_claim(
+                keys=[k.tool_outputs(project, thread_id, step_id), k.tool_claims(project, thread_id, step_id)],
+                args=[call_id, token, f"{now:.3f}", f"{now + ttl:.3f}"],
+            )
         )
-        return _str(reply)
+        if reply == "ok":
+            # Look at the run once the claim can have lapsed, unless a look is already due later (tool_claim.lua).
+            member = expiry_member(project, thread_id, run_id)
+            self.client.zadd(k.leases(member), {member: now + ttl}, gt=True)
+        return reply
 
     def tool_claims(self, project: str, thread_id: str, step_id: str) -> dict[str, tuple[str, float]]:
         raw = self.client.hgetall(self.keys.tool_claims(project, thread_id, step_id))

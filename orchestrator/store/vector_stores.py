@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import redis
 from redis.commands.core import Script
 
+from orchestrator.store import slots
 from orchestrator.store.keys import Keys
 from orchestrator.store.redis_store import Page, RedisStore, _str
 from orchestrator.store.scripts import source
@@ -55,7 +56,8 @@ class VectorStoreStore:
     # -- stores ----------------------------------------------------------------------------------------------
 
     def create(self, project: str, vs_id: str, doc: str, now: int) -> None:
-        pipe = self.client.pipeline(transaction=True)
+        # The store's hash, then the project's index (another slot on a cluster: see store/slots.py).
+        pipe = slots.pipeline(self.client, [self.keys.vector_store(project, vs_id), self.keys.vector_stores(project)])
         fields: dict[str, str | int] = {"doc": doc, "last_active_at": now, "total": 0, "usage_bytes": 0}
         fields.update(dict.fromkeys(FILE_STATUSES, 0))
         pipe.hset(self.keys.vector_store(project, vs_id), mapping=fields)  # type: ignore[arg-type]
@@ -114,7 +116,8 @@ class VectorStoreStore:
         batch_ids = self.store.all_ids(k.vs_batches(project, vs_id))
         batches = [k.vs_batch(project, vs_id, b) for b in batch_ids] + [k.vs_batches(project, vs_id)]
         batches += [k.vs_batch_files(project, vs_id, b) for b in batch_ids]
-        pipe = self.client.pipeline(transaction=True)
+        # The store's keys share its slot; the project's index may not (store/slots.py), so it goes after them.
+        pipe = slots.pipeline(self.client, [*doomed, *batches, k.vector_stores(project)])
         pipe.delete(*doomed, *batches)
         pipe.zrem(k.vector_stores(project), vs_id)
         pipe.execute()

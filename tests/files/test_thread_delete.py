@@ -64,8 +64,8 @@ def test_a_thread_goes_whole_and_its_active_run_is_cancelled(
     assert any("cancelled" in data for data in cancels), "the run was cancelled before it went"
     assert keys_of(store, thread_id) == []
     member = expiry_member("p", thread_id, run_id)
-    assert store.client.zscore(store.keys.expiring(), member) is None
-    assert store.client.zscore(store.keys.leases(), member) is None
+    assert store.client.zscore(store.keys.expiring(member), member) is None
+    assert store.client.zscore(store.keys.leases(member), member) is None
     assert store.client.zscore(store.keys.active_runs("p"), run_id) is None
     with pytest.raises(NotFound):
         threads.get_thread(store, "p", thread_id)

@@ -4,16 +4,16 @@
 -- The holder check makes renewal and hand-over exclusive: once the sweeper cleared `holder`, the old executor can
 -- neither renew nor write (every executor commit is guarded by its holder token).
 --
+-- The leases index (another slot) is moved to the new deadline by the store after this returns 1: a crash
+-- between leaves the sweeper an earlier look, at which it finds the lease alive and looks again at its deadline.
+--
 -- KEYS[1]  run hash        (fields: holder, lease)
--- KEYS[2]  leases index    (sorted set scored by when the sweeper must look at the run)
 --
 -- ARGV[1]  holder token
 -- ARGV[2]  new deadline (epoch seconds)
--- ARGV[3]  leases index member
 --
 -- Returns 1 when renewed, 0 when the run is no longer held by this token.
 
 if redis.call('HGET', KEYS[1], 'holder') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'lease', ARGV[2])
-redis.call('ZADD', KEYS[2], tonumber(ARGV[2]), ARGV[3])
 return 1
