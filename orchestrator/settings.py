@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     model_max_retries: int = Field(2, ge=0, description="Upstream retries on 429, 5xx and timeouts, with backoff.")
     run_expiry_s: int = Field(600, gt=0, description="A run not finished this long after creation is expired.")
     max_turns: int = Field(16, gt=0, description="Model turns one run may take before it fails.")
+    context_tokens: int = Field(
+        128_000,
+        gt=0,
+        description="The model's context window in tokens: truncation `auto` sends the newest thread messages that "
+        "fit it (less the instructions and tools), estimated at 4 characters a token; a run's max_prompt_tokens "
+        "lowers it.",
+    )
     event_log_maxlen: int = Field(10_000, gt=0, description="Approximate cap of each run's event log (a stream).")
     event_log_ttl_s: int = Field(86_400, gt=0, description="How long a finished run's event log is kept.")
     max_request_bytes: int = Field(

@@ -63,5 +63,12 @@ class Runtime:
         leases = LeaseKeeper(self.store, s.run_lease_s)
         images = ImageReader(self.store, self.storage)
         return RunExecutor(
-            self.store, model, self.dispatcher, max_turns=s.max_turns, watcher=watcher, leases=leases, images=images
+            self.store,
+            model,
+            self.dispatcher,
+            max_turns=s.max_turns,
+            watcher=watcher,
+            leases=leases,
+            images=images,
+            context_tokens=s.context_tokens,
         )

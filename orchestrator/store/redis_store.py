@@ -178,6 +178,13 @@ class RedisStore:
     def get_messages(self, project: str, thread_id: str, ids: Sequence[str]) -> list[Message]:
         return self._get_many([self.keys.message(project, thread_id, i) for i in ids], Message)
 
+    def get_messages_by_id(self, project: str, thread_id: str, ids: Sequence[str]) -> list[Message | None]:
+        """One entry per id, None where the message is gone (deleted since its id was read)."""
+        if not ids:
+            return []
+        raw = self.client.mget([self.keys.message(project, thread_id, i) for i in ids])
+        return [None if value is None else Message.model_validate_json(value) for value in raw]
+
     def get_step(self, project: str, thread_id: str, step_id: str) -> RunStep | None:
         return self._get(self.keys.step(project, thread_id, step_id), RunStep)
 

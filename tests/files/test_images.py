@@ -7,13 +7,13 @@ import base64
 from pathlib import Path
 from typing import Any
 
-from orchestrator.domain.models import Message, Run
+from orchestrator.domain.models import Message
 from orchestrator.files.images import ImageReader
 from orchestrator.files.service import create_file, delete_file
 from orchestrator.files.storage.local import LocalStorage
 from orchestrator.mockmodel.script import Answer, decide
 from orchestrator.store import RedisStore
-from workers.executor.context import build_request
+from workers.executor.context import chat_message
 
 PNG = b"\x89PNG\r\n\x1a\n-tiny"
 
@@ -26,9 +26,6 @@ def text(value: str) -> dict[str, Any]:
     return {"type": "text", "text": {"value": value, "annotations": []}}
 
 
-RUN = Run(id="run_1", created_at=0, thread_id="thread_1", assistant_id="asst_1", model="m", instructions="")
-
-
 def test_image_parts_become_chat_image_parts(store: RedisStore, tmp_path: Path) -> None:
     storage = LocalStorage(tmp_path)
     file = create_file(store, storage, "p", filename="cat.png", purpose="vision", data=PNG)
@@ -38,29 +35,25 @@ def test_image_parts_become_chat_image_parts(store: RedisStore, tmp_path: Path) 
         {"type": "image_url", "image_url": {"url": "https://example.com/dog.jpg", "detail": "low"}},
         {"type": "image_file", "image_file": {"file_id": file.id}},
     )
-    request = build_request(RUN, [message], [], None, image_data=lambda file_id: reader.data_url("p", file_id))
-    assert request["messages"] == [
-        {
-            "role": "user",
-            "content": [
-                {"type": "text", "text": "What is in these?"},
-                {"type": "image_url", "image_url": {"url": "https://example.com/dog.jpg", "detail": "low"}},
-                {"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(PNG).decode()}},
-            ],
-        }
-    ]
+    assert chat_message(message, lambda file_id: reader.data_url("p", file_id)) == {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "What is in these?"},
+            {"type": "image_url", "image_url": {"url": "https://example.com/dog.jpg", "detail": "low"}},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(PNG).decode()}},
+        ],
+    }
     # Once the file is deleted (or for another project) the model is told an image was there, not given bytes.
     assert reader.data_url("other", file.id) is None
     delete_file(store, storage, "p", file.id)
-    request = build_request(RUN, [message], [], None, image_data=lambda file_id: reader.data_url("p", file_id))
-    assert request["messages"][0]["content"][2] == {"type": "text", "text": f"[image file: {file.id}]"}
+    rendered = chat_message(message, lambda file_id: reader.data_url("p", file_id))
+    assert rendered["content"][2] == {"type": "text", "text": f"[image file: {file.id}]"}
 
 
 def test_text_only_and_assistant_messages_stay_strings() -> None:
     plain = user_message(text("a"), text("b"))
     said = user_message(text("look"), {"type": "image_url", "image_url": {"url": "https://x/y.png"}}, role="assistant")
-    request = build_request(RUN, [plain, said], [], None)
-    assert request["messages"] == [
+    assert [chat_message(plain), chat_message(said)] == [
         {"role": "user", "content": "a\nb"},
         {"role": "assistant", "content": "look\n[image: https://x/y.png]"},
     ]

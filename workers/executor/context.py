@@ -1,4 +1,4 @@
-"""The model's view of a run: instructions, the thread's messages under the truncation strategy, this run's
+"""The model's view of a run: instructions, the thread's messages (chosen and rendered by history.py), this run's
 earlier turns (text and tool calls with their outputs), and the sampling options."""
 
 from __future__ import annotations
@@ -15,25 +15,30 @@ from workers.executor.citations import Source, numbered_results, tool_output
 #: An image_file's data URL by file id (None once the file is gone); the executor binds it to the run's project.
 ImageData = Callable[[str], str | None]
 CHARS_PER_TOKEN = 4  # a tokenizer-free estimate; only used to truncate before the model reports real counts
+#: What an image counts for against the budget: a detailed 1024x1024 image is 765 tokens to OpenAI's models, and
+#: its data URL's length says nothing of that.
+IMAGE_CHARS = 1000 * CHARS_PER_TOKEN
 
 
 def build_request(
     run: Run,
-    history: list[Message],
+    chat: list[dict[str, Any]],
+    own: list[Message],
     steps: list[RunStep],
     max_tokens: int | None,
     step_turns: dict[str, int] | None = None,
-    image_data: ImageData | None = None,
 ) -> dict[str, Any]:
+    """The Chat Completions request of the run's next turn: `chat` is the thread's messages the model reads (as
+    history.py chose and rendered them, oldest first), `own` the run's own messages."""
     messages: list[dict[str, Any]] = []
     if run.instructions:
         messages.append({"role": "system", "content": run.instructions})
-    messages += truncate(run, [_chat_message(m, image_data) for m in history if m.run_id != run.id])
-    own = {m.id: m for m in history if m.run_id == run.id}
+    messages += chat
+    by_id = {m.id: m for m in own}
     # file_search results are numbered across the run, so the model's markers can be traced back (citations.py).
     numbered = numbered_results(steps, step_turns or {})
     for group in _by_turn(steps, step_turns or {}):
-        messages += _turn_messages(group, own, numbered)
+        messages += _turn_messages(group, by_id, numbered)
     request: dict[str, Any] = {"model": run.model, "messages": messages}
     tools = chat_tools(run.tools)
     if tools:
@@ -51,18 +56,20 @@ def build_request(
     return request
 
 
-def truncate(run: Run, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    strategy = run.truncation_strategy
-    if strategy.get("type") == "last_messages" and strategy.get("last_messages"):
-        messages = messages[-int(strategy["last_messages"]) :]
-    if run.max_prompt_tokens is not None:
-        budget = run.max_prompt_tokens * CHARS_PER_TOKEN
-        while len(messages) > 1 and sum(len(str(m["content"])) for m in messages) > budget:
-            messages = messages[1:]
-    return messages
+def reserved_chars(run: Run) -> int:
+    """What every request of the run carries besides the thread's messages: its instructions and tools."""
+    return len(run.instructions or "") + len(orjson.dumps(chat_tools(run.tools)))
 
 
-def _chat_message(message: Message, image_data: ImageData | None = None) -> dict[str, Any]:
+def estimated_chars(message: Message) -> int:
+    """A message's size against the context budget: its text as sent, each image at IMAGE_CHARS."""
+    parts = message.content
+    images = sum(1 for part in parts if part["type"] != "text")
+    text = sum(len(part["text"]["value"]) for part in parts if part["type"] == "text")
+    return text + max(0, len(parts) - 1) + images * IMAGE_CHARS
+
+
+def chat_message(message: Message, image_data: ImageData | None = None) -> dict[str, Any]:
     """Text alone stays a string; a user message with images becomes Chat Completions parts, an image_file as a
     data URL of its bytes. Assistant turns cannot carry images upstream: they keep a placeholder."""
     if message.role != "user" or all(part["type"] == "text" for part in message.content):

@@ -31,7 +31,8 @@ from orchestrator.store import RedisStore, RunRecord
 from orchestrator.store.keys import expiry_member
 from workers.executor.cancel import CancelWatcher
 from workers.executor.citations import Citations
-from workers.executor.context import build_request
+from workers.executor.context import build_request, reserved_chars
+from workers.executor.history import DEFAULT_CONTEXT_TOKENS, HistoryReader
 from workers.executor.interruptible import read_until_stopped
 from workers.executor.lease import LeaseKeeper
 from workers.executor.llm import ChatModel
@@ -41,9 +42,6 @@ from workers.tools.code_interpreter.tool import code_request, input_files_note, 
 from workers.tools.file_search.tool import search_request
 
 log = structlog.get_logger(__name__)
-
-#: The most thread messages one model turn reads; more than any context window holds.
-MAX_HISTORY_MESSAGES = 1000
 
 
 class RunExecutor:
@@ -58,6 +56,7 @@ class RunExecutor:
         worker_id: str | None = None,
         leases: LeaseKeeper | None = None,
         images: ImageReader | None = None,
+        context_tokens: int = DEFAULT_CONTEXT_TOKENS,
     ) -> None:
         self.store = store
         self.model = model
@@ -67,6 +66,8 @@ class RunExecutor:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.leases = leases
         self.images = images  # image_file parts become data URLs; without it, placeholders
+        # One per executor, so its renderings of finished messages serve every run the process takes.
+        self.history = HistoryReader(store, context_tokens=context_tokens)
 
     def execute(self, project: str, thread_id: str, run_id: str, token: str) -> str:
         """Drive the run until it finishes or parks; returns what happened, for logs and tests."""
@@ -159,22 +160,18 @@ class RunExecutor:
     def _take_turn(self, ledger: RunLedger, record: RunRecord, holder: str) -> str | None:
         run = record.run
         p, t = ledger.project, ledger.thread_id
-        # Only the newest messages can reach the model, so a long thread costs no more to read than a short one.
-        window = run.truncation_strategy.get("last_messages") or MAX_HISTORY_MESSAGES
-        page = self.store.page(
-            self.store.keys.messages(p, t), limit=min(window + 32, MAX_HISTORY_MESSAGES), order="desc"
-        )
-        history = self.store.get_messages(p, t, page.ids[::-1])
+        image_data = functools.partial(self.images.data_url, p) if self.images is not None else None
+        history = self.history.read(p, run, image_data, reserved_chars(run))
         steps = self.store.get_steps(p, t, self.store.all_ids(self.store.keys.steps(p, t, run.id)))
         max_tokens = None
         if run.max_completion_tokens is not None:
             max_tokens = run.max_completion_tokens - record.usage.completion_tokens
-        image_data = functools.partial(self.images.data_url, p) if self.images is not None else None
-        request = build_request(run, history, steps, max_tokens, record.step_turns, image_data)
-        note = input_files_note(self.store, p, run, history)
-        if note is not None:
-            # After the instructions, as OpenAI's own note on uploaded files came.
-            request["messages"].insert(1 if run.instructions else 0, {"role": "system", "content": note})
+        request = build_request(run, history.chat, history.own, steps, max_tokens, record.step_turns)
+        if _uses_code(run):
+            note = input_files_note(self.store, p, run, self.history.attached_code_files(p, run))
+            if note is not None:
+                # After the instructions, as OpenAI's own note on uploaded files came.
+                request["messages"].insert(1 if run.instructions else 0, {"role": "system", "content": note})
         turn = Turn(
             ledger=ledger,
             run=run,
@@ -183,7 +180,7 @@ class RunExecutor:
             created_s=record.created_s or run.created_at,
             number=record.turns,
             citations=Citations.from_steps(steps, record.step_turns),
-            **_code_outputs(self.store, p, run, steps, history),
+            **_code_outputs(self.store, p, run, steps, history.own),
         )
         stop = threading.Event()
         if self.watcher is not None:
@@ -228,7 +225,9 @@ class RunExecutor:
             return self._require_action(ledger, step, holder, bookkeeping)
         # The input files for /mnt/data, read once for all of this turn's code calls.
         code_inputs = (
-            code_request(self.store, ledger.project, turn.run)
+            code_request(
+                self.store, ledger.project, turn.run, self.history.attached_code_files(ledger.project, turn.run)
+            )
             if any(c.type == "code_interpreter" for c in server_calls)
             else {}
         )
@@ -405,13 +404,16 @@ _CUT_SHORT = {
 _NOTHING_OWED = frozenset({"completed", "incomplete", "failed", "cancelled", "expired", "requires_action"})
 
 
+def _uses_code(run: Run) -> bool:
+    return any(tool["type"] == "code_interpreter" for tool in run.tools)
+
+
 def _code_outputs(
-    store: RedisStore, project: str, run: Run, steps: list[RunStep], history: list[Message]
+    store: RedisStore, project: str, run: Run, steps: list[RunStep], own: list[Message]
 ) -> dict[str, Any]:
     """What the answer shows of the code interpreter's files: images not shown yet, and the session's files to link."""
-    if not any(tool["type"] == "code_interpreter" for tool in run.tools):
+    if not _uses_code(run):
         return {}
-    own = [message for message in history if message.run_id == run.id]
     return {
         "images": run_images(steps, own),
         "links": sandbox_files(store.client, store.keys, project, run.thread_id),

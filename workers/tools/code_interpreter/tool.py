@@ -17,36 +17,30 @@ from workers.tools.resources import tool_resources
 
 #: OpenAI's cap on code_interpreter files per tool_resources; attachments add to it, so the union is capped higher.
 MAX_INPUT_FILES = 100
-#: The most thread messages whose attachments are read when a call is sent (a thread never holds more in practice).
-MAX_MESSAGES_READ = 1000
 
 
-def code_request(store: RedisStore, project: str, run: Run) -> dict[str, Any]:
+def code_request(store: RedisStore, project: str, run: Run, attached: list[str]) -> dict[str, Any]:
     """The payload fields of a code_interpreter call: the input files for /mnt/data.
 
-    Read when the model calls the tool, so files attached to the thread since the run began are there too: the
-    run's own tool_resources, the assistant's, the thread's, then every message attachment meant for the tool.
-    """
-    # The newest messages only: a long thread costs no more than a short one.
-    page = store.page(store.keys.messages(project, run.thread_id), limit=MAX_MESSAGES_READ, order="desc")
-    messages = store.get_messages(project, run.thread_id, page.ids[::-1])
-    return {"file_ids": input_file_ids(store, project, run, messages)}
+    The run's own tool_resources, the assistant's, the thread's, then `attached`: the files attached for the tool
+    to the thread's newest messages (the executor's history.py reads them, cached)."""
+    return {"file_ids": input_file_ids(store, project, run, attached)}
 
 
-def input_file_ids(store: RedisStore, project: str, run: Run, messages: Iterable[Message]) -> list[str]:
-    """The run's, the assistant's and the thread's code_interpreter files, then those attached to `messages`."""
+def input_file_ids(store: RedisStore, project: str, run: Run, attached: list[str]) -> list[str]:
+    """The run's, the assistant's and the thread's code_interpreter files, then `attached`."""
     resources = tool_resources(store, project, run, "code_interpreter")
     ids = [file_id for found in resources for file_id in found.get("file_ids") or []]
-    ids += attached_file_ids(messages)
+    ids += attached
     return list(dict.fromkeys(ids))[:MAX_INPUT_FILES]
 
 
-def input_files_note(store: RedisStore, project: str, run: Run, messages: Iterable[Message]) -> str | None:
+def input_files_note(store: RedisStore, project: str, run: Run, attached: list[str]) -> str | None:
     """A system note naming the files the code will find in /mnt/data (the messages the model reads are enough):
     OpenAI told its models the same way, and without it a model cannot know what it was given."""
     if not any(tool["type"] == "code_interpreter" for tool in run.tools):
         return None
-    files = store.get_files(project, input_file_ids(store, project, run, messages))
+    files = store.get_files(project, input_file_ids(store, project, run, attached))
     paths = [f"/mnt/data/{sandbox_name(file.filename)}" for file in files if file is not None]
     if not paths:
         return None
