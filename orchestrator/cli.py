@@ -124,6 +124,7 @@ def _sweeper(settings: Settings) -> None:
     import redis
     from prometheus_client import start_http_server
 
+    from orchestrator.broker import depth_reader
     from orchestrator.services.dispatch import CeleryDispatcher, make_producer
     from orchestrator.services.recovery import RecoveryPolicy
     from orchestrator.store import Keys, RedisStore
@@ -136,11 +137,11 @@ def _sweeper(settings: Settings) -> None:
     )
     dispatcher = CeleryDispatcher(make_producer(settings.celery_broker_url, settings.celery_transport_options()))
     policy = RecoveryPolicy(settings.run_lease_s, settings.task_resend_after_s, settings.max_recoveries)
-    broker = redis.Redis.from_url(settings.celery_broker_url, decode_responses=True)
+    depths = depth_reader(settings.celery_broker_url, settings.broker_key_prefix)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.metrics_host)
     recovery = (dispatcher, policy)
-    run_forever(store, broker, settings.sweep_interval_s, StopSignal(), settings.broker_key_prefix, recovery)
+    run_forever(store, depths, settings.sweep_interval_s, StopSignal(), recovery)
 
 
 def _up(args: argparse.Namespace) -> int:

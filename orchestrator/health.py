@@ -1,4 +1,4 @@
-"""Liveness facts read from Redis: worker heartbeats per pool and Celery queue depths.
+"""Liveness facts: worker heartbeats per pool (in the state's Redis) and Celery queue depths (on the broker).
 
 The API's /readyz, the sweeper's gauges and `orchestrator status` all read them here, so they agree.
 """
@@ -10,13 +10,12 @@ from collections.abc import Mapping
 
 import redis
 
+from orchestrator.broker import DepthReader
 from orchestrator.services.dispatch import POOL_QUEUES
 from orchestrator.store import Keys
 
 HEARTBEAT_INTERVAL_S = 5.0
 HEARTBEAT_MAX_AGE_S = 15.0  # three missed beats and a worker counts as gone
-_PRIORITY_SEPARATOR = "\x06\x16"  # kombu's Redis transport keeps priorities 3, 6 and 9 in sibling lists
-_PRIORITY_STEPS = (3, 6, 9)
 
 
 def beat(client: redis.Redis, keys: Keys, pool: str, worker_id: str) -> None:
@@ -43,16 +42,9 @@ def workers_alive(client: redis.Redis, keys: Keys, now: float | None = None) -> 
     return alive
 
 
-def queue_depths(broker: redis.Redis, key_prefix: str = "") -> dict[str, int]:
-    """Messages waiting per Celery queue (all priority lists summed)."""
-    pipe = broker.pipeline(transaction=False)
-    for queue in POOL_QUEUES.values():
-        pipe.llen(f"{key_prefix}{queue}")
-        for step in _PRIORITY_STEPS:
-            pipe.llen(f"{key_prefix}{queue}{_PRIORITY_SEPARATOR}{step}")
-    counts = pipe.execute()
-    per_queue = len(_PRIORITY_STEPS) + 1
-    return {queue: sum(counts[i * per_queue : (i + 1) * per_queue]) for i, queue in enumerate(POOL_QUEUES.values())}
+def queue_depths(read: DepthReader) -> dict[str, int]:
+    """Messages waiting per Celery queue, read by `orchestrator.broker.depth_reader` for the broker in use."""
+    return read(POOL_QUEUES.values())
 
 
 def missing_pools(alive: Mapping[str, int]) -> list[str]:

@@ -18,11 +18,16 @@ class Settings(BaseSettings):
     )
 
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis holding every object, event log and bus.")
-    broker_url: str | None = Field(None, description="Celery broker; defaults to redis_url.")
+    broker_url: str | None = Field(
+        None,
+        description="Celery broker: a Redis (redis://, rediss://) or RabbitMQ (amqp://, quorum queues); "
+        "defaults to redis_url.",
+    )
     key_prefix: str = Field("orch", description="Prefix of every Redis key this deployment owns.")
     broker_key_prefix: str = Field(
         "",
-        description="Prefix of Celery's keys (queues, bindings) on the broker, so deployments can share one Redis.",
+        description="Prefix of Celery's keys (queues, bindings) on a Redis broker, so deployments can share one "
+        "Redis (on RabbitMQ a virtual host in the URL separates them).",
     )
     api_keys: str = Field(
         "",
@@ -76,7 +81,9 @@ class Settings(BaseSettings):
     )
     max_recoveries: int = Field(3, ge=0, description="Executors that may vanish under one run before it fails.")
     broker_visibility_timeout_s: int = Field(
-        600, gt=0, description="Seconds before the broker redelivers a task a worker took and never acknowledged."
+        600,
+        gt=0,
+        description="Seconds before a Redis broker redelivers a task a worker took and never acknowledged.",
     )
     code_timeout_s: float = Field(30.0, gt=0, description="Wall-clock limit of one code_interpreter execution.")
     code_memory_mb: int = Field(512, gt=0, description="Address-space limit of one code_interpreter execution.")

@@ -9,7 +9,7 @@ from typing import Any
 
 import redis
 
-from orchestrator import health
+from orchestrator import broker, health
 from orchestrator.settings import Settings
 from orchestrator.store import Keys, RedisStore
 from orchestrator.sweeper import active_runs_by_status
@@ -18,10 +18,10 @@ from orchestrator.sweeper import active_runs_by_status
 def collect(settings: Settings, children_file: Path | None = None) -> dict[str, Any]:
     """The report; with the children file of a local `orchestrator up`, also its processes and their restarts."""
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
-    broker = redis.Redis.from_url(settings.celery_broker_url, decode_responses=True)
+    depths = broker.depth_reader(settings.celery_broker_url, settings.broker_key_prefix)
     store = RedisStore(client, Keys(settings.key_prefix))
     report: dict[str, Any] = {
-        "queues": health.queue_depths(broker, settings.broker_key_prefix),
+        "queues": health.queue_depths(depths),
         "workers": health.workers_alive(client, store.keys),
         "runs": active_runs_by_status(store),
     }

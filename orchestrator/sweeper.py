@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
-import redis
 import structlog
 
 from orchestrator import health, metrics
+from orchestrator.broker import DepthReader
 from orchestrator.domain.status import ACTIVE_RUN_STATUSES
 from orchestrator.services import recovery, runs
 from orchestrator.services.dispatch import Dispatcher
@@ -66,10 +66,10 @@ def active_runs_by_status(store: RedisStore) -> dict[str, int]:
     return counts
 
 
-def refresh_gauges(store: RedisStore, broker: redis.Redis, broker_key_prefix: str = "") -> None:
+def refresh_gauges(store: RedisStore, depths: DepthReader) -> None:
     for status, count in active_runs_by_status(store).items():
         metrics.RUNS_ACTIVE.labels(status=status).set(count)
-    for queue, depth in health.queue_depths(broker, broker_key_prefix).items():
+    for queue, depth in health.queue_depths(depths).items():
         metrics.QUEUE_DEPTH.labels(queue=queue).set(depth)
     for pool, alive in health.workers_alive(store.client, store.keys).items():
         metrics.WORKERS_ALIVE.labels(pool=pool).set(alive)
@@ -83,10 +83,9 @@ class Stopper(Protocol):
 
 def run_forever(
     store: RedisStore,
-    broker: redis.Redis,
+    depths: DepthReader,
     interval_s: float,
     stop: Stopper,
-    broker_key_prefix: str = "",
     recovering: tuple[Dispatcher, RecoveryPolicy] | None = None,
 ) -> None:
     while not stop.is_set():
@@ -94,7 +93,7 @@ def run_forever(
             sweep_once(store)
             if recovering is not None:
                 recover(store, *recovering)
-            refresh_gauges(store, broker, broker_key_prefix)
+            refresh_gauges(store, depths)
         except Exception:
             log.exception("sweeper.failed")
         stop.wait(interval_s)

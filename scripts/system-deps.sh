@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Debian packages the tests use: bubblewrap (code_interpreter isolation) and prometheus (promtool, and the real
-# server the throughput test queries). Installs them when missing and we may (root with apt); otherwise says so.
+# Debian packages the tests use: bubblewrap (code_interpreter isolation), prometheus (promtool, and the real
+# server the throughput test queries) and rabbitmq-server (the broker tests, tests/broker). Installs them when
+# missing and we may (root with apt); otherwise says so.
 set -euo pipefail
 missing=()
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v rabbitmq-server >/dev/null 2>&1 || missing+=(rabbitmq-server)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "Installing ${missing[*]} from Debian's packages"

@@ -9,9 +9,8 @@ from typing import Any
 import redis
 import structlog
 from celery import Celery
-from kombu import Queue
 
-from orchestrator import observe
+from orchestrator import broker, observe
 from orchestrator.domain.models import JSON
 from orchestrator.domain.tools import SERVER_TOOLS
 from orchestrator.services.dispatch import EXECUTE_RUN_TASK, INGEST_FILE_TASK, RUNS_QUEUE, tool_task_name
@@ -46,23 +45,26 @@ def make_celery(settings: Settings) -> Celery:
         task_store_errors_even_if_ignored=False,
         worker_send_task_events=False,
         task_send_sent_event=False,
-        # Tasks are idempotent (claims are keyed on a dispatch token), so a task is acknowledged only after it
-        # ran and a worker lost mid-task gets it redelivered.
-        task_acks_late=True,
+        # Tasks are idempotent (claims are keyed on a dispatch token), so a task may be delivered twice. When it
+        # is acknowledged depends on the broker (orchestrator/broker.py says why).
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
         # A worker whose broker connection drops reconnects for as long as it takes (Celery's default gives up
-        # after 100 attempts and the worker exits): a Redis outage must never end a worker process.
+        # after 100 attempts and the worker exits): a broker outage must never end a worker process. On RabbitMQ
+        # the worker's connection carries heartbeats (Celery's default interval, 120 s), so that either side
+        # notices a dead connection without waiting for TCP.
         broker_connection_retry=True,
         broker_connection_max_retries=None,
         # Tasks that are running when the broker connection drops go on: their leases, not the broker, decide who
         # owns a run (said explicitly, as Celery warns that its default will change).
         worker_cancel_long_running_tasks_on_connection_loss=False,
         worker_hijack_root_logger=False,
-        task_queues=[Queue(queue) for queue, _, _ in POOLS.values()],
         task_default_queue=RUNS_QUEUE,
-        broker_transport_options=settings.celery_transport_options(),
+        **broker.celery_conf(
+            settings.celery_broker_url, [queue for queue, _, _ in POOLS.values()], settings.celery_transport_options()
+        ),
+        **broker.worker_conf(settings.celery_broker_url),
     )
     runtime = Runtime(settings=settings, app=app)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from celery import Celery
 
+from orchestrator import broker
 from orchestrator.domain.tools import SERVER_TOOLS
 
 EXECUTE_RUN_TASK = "orchestrator.runs.execute"
@@ -50,13 +52,17 @@ class CeleryDispatcher:
         )
 
 
-def make_producer(broker_url: str, transport_options: dict[str, str | int]) -> Celery:
-    """A Celery app that only sends tasks (the API's side)."""
+def make_producer(broker_url: str, redis_options: Mapping[str, str | int]) -> Celery:
+    """A Celery app that only sends tasks (the API's and the sweeper's side), declaring the queues as the workers do.
+
+    Its broker connections send no heartbeats (Celery's producers never do): RabbitMQ does not close a quiet
+    connection that negotiated none, and a connection that did die is re-opened by the publish retry."""
     app = Celery("orchestrator-producer", broker=broker_url)
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
         broker_connection_retry_on_startup=True,
-        broker_transport_options=transport_options,
+        task_default_queue=RUNS_QUEUE,
+        **broker.celery_conf(broker_url, POOL_QUEUES.values(), redis_options),
     )
     return app
