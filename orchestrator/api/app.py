@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import redis
 import redis.asyncio as aioredis
-import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry as SyncRetry
 
-from orchestrator import observe
 from orchestrator.api import errors, limits, openapi
 from orchestrator.api.body_limit import BodyLimit
 from orchestrator.api.idempotency import IdempotencyMiddleware, IdempotencyStore
+from orchestrator.api.request_context import RequestContext
 from orchestrator.api.responses import OrjsonResponse
 from orchestrator.api.routes import assistants, events, files, models, runs, threads, vector_stores
 from orchestrator.api.routes import health as health_routes
@@ -31,8 +28,6 @@ from orchestrator.services.dispatch import CeleryDispatcher, Dispatcher, make_pr
 from orchestrator.services.models import ModelCatalog
 from orchestrator.settings import Settings
 from orchestrator.store import Keys, RedisStore
-
-log = structlog.get_logger(__name__)
 
 
 def app_from_env() -> FastAPI:
@@ -115,26 +110,6 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Fast
     )
     app.add_middleware(errors.ServerErrors)
 
-    @app.middleware("http")
-    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        request_id = request.headers.get("x-request-id") or f"req_{uuid.uuid4().hex}"
-        started = time.perf_counter()
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
-            response = await call_next(request)
-            elapsed = time.perf_counter() - started
-            response.headers["x-request-id"] = request_id
-            response.headers["openai-version"] = "2020-10-01"
-            response.headers["openai-processing-ms"] = str(int(elapsed * 1000))
-            route = request.scope.get("route")
-            template = getattr(route, "path", "unmatched")
-            observe.http_request(request.method, template, response.status_code, elapsed)
-            log.info(
-                "http.request",
-                method=request.method,
-                route=template,
-                status=response.status_code,
-                duration_ms=round(elapsed * 1000, 1),
-            )
-        return response
-
+    # Outermost: names the request for every log line and response of the middlewares inside.
+    app.add_middleware(RequestContext)
     return app

@@ -17,28 +17,31 @@ from orchestrator.services.dispatch import Dispatcher
 from orchestrator.settings import Settings
 from orchestrator.store import RedisStore
 
+# Every dependency is `async def`, even those that do no I/O: FastAPI runs a plain `def` dependency in its thread
+# pool, one thread hop per dependency per request.
+
 BETA_MESSAGE = (
     "You must provide the 'OpenAI-Beta' header to access the Assistants API. Please try again by setting the "
     "header 'OpenAI-Beta: assistants=v2'."
 )
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _store(request: Request) -> RedisStore:
+async def _store(request: Request) -> RedisStore:
     store: RedisStore = request.app.state.store
     return store
 
 
-def _storage(request: Request) -> Storage:
+async def _storage(request: Request) -> Storage:
     storage: Storage = request.app.state.storage
     return storage
 
 
-def _dispatcher(request: Request) -> Dispatcher:
+async def _dispatcher(request: Request) -> Dispatcher:
     dispatcher: Dispatcher = request.app.state.dispatcher
     return dispatcher
 
@@ -68,12 +71,12 @@ async def _principal(request: Request) -> Principal:
     return principal
 
 
-def _project(principal: Annotated[Principal, Depends(_principal)]) -> str:
+async def _project(principal: Annotated[Principal, Depends(_principal)]) -> str:
     """The caller's project on routes OpenAI serves without the OpenAI-Beta header (files, models)."""
     return principal.project
 
 
-def _beta(request: Request, principal: Annotated[Principal, Depends(_principal)]) -> str:
+async def _beta(request: Request, principal: Annotated[Principal, Depends(_principal)]) -> str:
     if "assistants=v2" not in request.headers.get("openai-beta", ""):
         raise InvalidRequest(BETA_MESSAGE, code="invalid_beta")
     return principal.project
@@ -105,7 +108,7 @@ class Paging:
     before: str | None
 
 
-def _paging(
+async def _paging(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     order: Annotated[Literal["asc", "desc"], Query()] = "desc",
     after: str | None = None,

@@ -13,7 +13,7 @@ from orchestrator.services.models import ModelCatalog
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
 
-def _catalog(request: Request) -> ModelCatalog:
+async def _catalog(request: Request) -> ModelCatalog:
     catalog: ModelCatalog = request.app.state.models
     return catalog
 

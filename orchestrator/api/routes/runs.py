@@ -24,7 +24,7 @@ _INCLUDE_QUERY = Query(
 )
 
 
-def _include(include: Annotated[list[str] | None, _INCLUDE_QUERY] = None) -> frozenset[str]:
+async def _include(include: Annotated[list[str] | None, _INCLUDE_QUERY] = None) -> frozenset[str]:
     """`include[]` on run steps: only file_search result content can be asked for, as on OpenAI."""
     for value in include or []:
         if value != SEARCH_RESULT_CONTENT:
