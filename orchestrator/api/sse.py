@@ -9,7 +9,9 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 
 from orchestrator import metrics
-from orchestrator.bus.redis_bus import BusEvent, replay_then_follow
+from orchestrator.bus.events import BusEvent, frame
+from orchestrator.bus.feed import follow
+from orchestrator.bus.redis_bus import RunEventBus
 from orchestrator.domain.status import TERMINAL_RUN_STATUSES
 from orchestrator.domain.transitions import RUN_EVENT_NAMES
 
@@ -30,11 +32,7 @@ DONE = b"event: done\ndata: [DONE]\n\n"
 # `id:` lines instead would have fixed the SDK too, but they are what a client hands back to resume.
 KEEPALIVE = b": keep-alive\n"
 
-
-def frame(event: str, data: str, event_id: str) -> bytes:
-    """One SSE event. The `id:` is the event's position in the run's log: the SDK ignores it, and it is what a
-    reconnecting client hands back (`Last-Event-ID` or `?after=`) to resume."""
-    return f"id: {event_id}\nevent: {event}\ndata: {data}\n\n".encode()
+__all__ = ["DONE", "KEEPALIVE", "follow_run", "frame", "replay_finished", "stream_run"]
 
 
 def _response(body: AsyncIterator[bytes]) -> StreamingResponse:
@@ -54,24 +52,28 @@ def _response(body: AsyncIterator[bytes]) -> StreamingResponse:
 async def _live_frames(
     request: Request, log_key: str, run_id: str, start: str, end: frozenset[str]
 ) -> AsyncIterator[bytes]:
-    """The run's events from `start` on, live, until one of `end`; keep-alives while the run is quiet."""
+    """The run's events from `start` on, live, until one of `end`; keep-alives while the run is quiet. Everything
+    new since the last write goes out in one write, its frames encoded once for every stream of the run."""
     state = request.app.state
+    bus: RunEventBus = state.bus
     keepalive_s = state.settings.sse_keepalive_s
     quiet = 0.0
-    async for event in replay_then_follow(state.bus, state.aredis, log_key, run_id, start):
-        if event is None:  # one quiet second
-            quiet += 1.0
-            if await request.is_disconnected():
-                return
-            if quiet >= keepalive_s:
-                quiet = 0.0
-                yield KEEPALIVE
-            continue
-        quiet = 0.0
-        yield frame(event.event, event.data, event.id)
-        if event.event in end:
-            yield DONE
-            return
+    async with bus.feed(run_id, log_key) as feed:
+        async for batch in follow(feed, start):
+            if batch is None:  # one quiet second
+                quiet += 1.0
+                if await request.is_disconnected():
+                    return
+                if quiet >= keepalive_s:
+                    quiet = 0.0
+                    yield KEEPALIVE
+                continue
+            quiet = 0.0
+            for at, entry in enumerate(batch):
+                if entry.event.event in end:
+                    yield b"".join([*(e.frame for e in batch[: at + 1]), DONE])
+                    return
+            yield batch[0].frame if len(batch) == 1 else b"".join(e.frame for e in batch)
 
 
 def stream_run(request: Request, project: str, thread_id: str, run_id: str, start_id: str) -> StreamingResponse:

@@ -7,7 +7,7 @@ import re
 
 import redis
 
-from orchestrator.bus.redis_bus import BusEvent, decode_entries
+from orchestrator.bus.events import BusEvent, decode_entries
 from orchestrator.errors import InvalidRequest, NotFound
 
 #: A Redis stream entry id, which is what every SSE `id:` line of a run carries.

@@ -30,7 +30,7 @@ async def _follow(real_redis: str, before: int, live: int, unpublished: int) -> 
             await append(f"replayed.{i}", publish=True)
         start = "-"
         seen: list[BusEvent] = []
-        follower = replay_then_follow(bus, client, log_key, "run_1", start)
+        follower = replay_then_follow(bus, log_key, "run_1", start)
         while len(seen) < before:
             event = await asyncio.wait_for(anext(follower), timeout=5)
             if event is not None:
@@ -82,7 +82,7 @@ async def _follow_with_gap(real_redis: str, fail_reads: int) -> list[BusEvent]:
 
     try:
         first = str(await client.xadd(log_key, {"e": "first", "d": "{}"}))
-        follower = replay_then_follow(bus, client, log_key, "run_1", "-")
+        follower = replay_then_follow(bus, log_key, "run_1", "-")
         replayed = await asyncio.wait_for(anext(follower), timeout=5)
         assert replayed is not None and replayed.id == first
         seen = [replayed]
