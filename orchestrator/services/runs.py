@@ -136,10 +136,10 @@ def _start(
 
 
 def get_run(store: RedisStore, project: str, thread_id: str, run_id: str) -> Run:
-    record = store.get_run(project, thread_id, run_id)
-    if record is None:
+    run = store.get_run_doc(project, thread_id, run_id)
+    if run is None:
         raise not_found("run", run_id)
-    return record.run
+    return run
 
 
 def update_run(store: RedisStore, project: str, thread_id: str, run_id: str, metadata: dict[str, str] | None) -> Run:

@@ -220,6 +220,11 @@ class RedisStore:
             step_turns={k[8:]: int(v) for k, v in fields.items() if k.startswith("turn_of:")},
         )
 
+    def get_run_doc(self, project: str, thread_id: str, run_id: str) -> Run | None:
+        """The public run alone (HGET of its `doc` field): what reads outside the executor's bookkeeping need."""
+        raw = self.client.hget(self.keys.run(project, thread_id, run_id), "doc")
+        return None if raw is None else Run.model_validate_json(raw)
+
     def get_runs(self, project: str, thread_id: str, ids: Sequence[str]) -> list[Run]:
         pipe = self.client.pipeline(transaction=False)
         for run_id in ids:

@@ -141,8 +141,10 @@ class RunExecutor:
             outcome = self._resume_after_tools(ledger, record, holder)
             if outcome is not None:
                 return outcome
-        while True:
             record = ledger.read()
+        # `record` was read right after the claim (the lease it took since changes no field the loop reads): the
+        # first turn starts from it, later ones from a fresh read. Writes are guarded whatever was read.
+        while True:
             run = record.run
             if run.status is not RunStatus.IN_PROGRESS:
                 return self._stop(ledger, holder, None)
@@ -156,6 +158,7 @@ class RunExecutor:
             outcome = self._take_turn(ledger, record, holder)
             if outcome is not None:
                 return outcome
+            record = ledger.read()
 
     def _take_turn(self, ledger: RunLedger, record: RunRecord, holder: str) -> str | None:
         run = record.run
