@@ -1,5 +1,7 @@
-"""Horizontal scaling of the run-worker pool: runs/s with 1, 2 and 4 run-worker processes against one Redis, the
-mock model answering each completion after a fixed latency. Checks that every run executed exactly once.
+"""Horizontal scaling of the run-worker pool: runs/s with 1, 2 and 4 run-worker processes, the mock model answering
+each completion after a fixed latency. Checks that every run executed exactly once. The state is on the embedded
+server, or with `--cluster N` on an embedded Redis Cluster of N masters (`orchestrator up --redis-cluster N`).
+`python -m bench` runs it too (its "scaling" rows).
 
     .venv/bin/python -m bench.scaling --runs 300 --latency 0.2 --concurrency 8
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
+from typing import Any
 
 import httpx
 import redis
@@ -18,11 +21,18 @@ from bench.stack import PROJECT_A, Stack
 from orchestrator.store import Keys
 
 
-def exactly_once(running: Stack, results: list[tuple[str, str]]) -> tuple[Counter[str], float]:
+def state_client(running: Stack, cluster: int) -> Any:
+    """A client of the stack's state: a cluster client when the state is on a Redis Cluster."""
+    if cluster:
+        return redis.RedisCluster.from_url(running.redis_url, decode_responses=True)
+    return redis.Redis.from_url(running.redis_url, decode_responses=True)
+
+
+def exactly_once(running: Stack, results: list[tuple[str, str]], cluster: int = 0) -> tuple[Counter[str], float]:
     """Each run has one claim (one `in_progress`) and one completion. Returns runs per worker process and the
     server-side makespan: from the first `thread.run.created` to the last `thread.run.completed`, read from the
     event logs' entry ids (millisecond timestamps), so client polling does not blur it."""
-    client = redis.Redis.from_url(running.redis_url, decode_responses=True)
+    client = state_client(running, cluster)
     keys = Keys(running.key_prefix)
     per_worker: Counter[str] = Counter()
     pipe = client.pipeline(transaction=False)
@@ -42,8 +52,18 @@ def exactly_once(running: Stack, results: list[tuple[str, str]]) -> tuple[Counte
     return per_worker, last_completed - first_created
 
 
-def measure(workers: int, runs: int, latency: float, concurrency: int, clients: int) -> dict[str, object]:
-    args = ("--run-workers", str(workers), "--run-concurrency", str(concurrency), "--mock-latency", str(latency))
+def measure(
+    workers: int, runs: int, latency: float, concurrency: int, clients: int, cluster: int = 0
+) -> dict[str, Any]:
+    args: tuple[str, ...] = (
+        "--run-workers",
+        str(workers),
+        "--run-concurrency",
+        str(concurrency),
+        "--mock-latency",
+        str(latency),
+    )
+    args += ("--redis-cluster", str(cluster)) if cluster else ()
     with stack(*args) as running:
         base = running.base_url
         with httpx.Client(timeout=30) as http:
@@ -51,9 +71,10 @@ def measure(workers: int, runs: int, latency: float, concurrency: int, clients: 
         drive(base, assistant_id, min(20, runs), clients, "warm up")  # connections, imports, first claims
         results, seconds = drive(base, assistant_id, runs, clients, "hello")
         assert all(r.status == "completed" for r in results), Counter(r.status for r in results)
-        per_worker, makespan = exactly_once(running, [(r.thread_id, r.run_id) for r in results])
+        per_worker, makespan = exactly_once(running, [(r.thread_id, r.run_id) for r in results], cluster)
     return {
         "run_workers": workers,
+        "state": f"Redis Cluster, {cluster} masters" if cluster else "one embedded server",
         "runs": runs,
         "server_seconds": round(makespan, 2),
         "runs_per_s": round(runs / makespan, 1),
@@ -70,8 +91,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="runs one worker process serves at once")
     parser.add_argument("--clients", type=int, default=128, help="concurrent API clients")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--cluster", type=int, default=0, help="masters of an embedded Redis Cluster for the state")
     args = parser.parse_args()
-    report = [measure(n, args.runs, args.latency, args.concurrency, args.clients) for n in args.workers]
+    report = [measure(n, args.runs, args.latency, args.concurrency, args.clients, args.cluster) for n in args.workers]
     print(json.dumps(report, indent=2))
 
 

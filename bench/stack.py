@@ -26,6 +26,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 KEY_A, PROJECT_A = "sk-e2e-key-a", "proj_e2e_a"  # tests/stack.py adds a second project
 STARTUP_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 10.0
+# The benchmarks' stacks: the stop contract is the tests' to check; a benchmark on a loaded machine should not lose
+# its figures to a supervisor that took longer than that to stop (it kills what is left after its own 8 s).
+BENCH_STOP_TIMEOUT_S = 60.0
 
 
 class StackError(RuntimeError):
@@ -110,11 +113,12 @@ def running_stack(
     args: tuple[str, ...] = (),
     api_keys: str = f"{KEY_A}={PROJECT_A}",
     prefix: str = "bench",
+    stop_timeout_s: float = STOP_TIMEOUT_S,
 ) -> Iterator[Stack]:
     """Start `orchestrator up` on 127.0.0.1, wait (with a deadline) for its `api_key:` line, stop it with SIGTERM.
 
     Raises `StackError` when it does not come up, announces another key than the first of `api_keys`, does not stop
-    within STOP_TIMEOUT_S of SIGTERM, or exits with an error."""
+    within `stop_timeout_s` of SIGTERM, or exits with an error."""
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if k not in ("ORCH_MODEL_BASE_URL", "ORCH_REDIS_URL")}
     full_env.update(
@@ -147,7 +151,7 @@ def running_stack(
             raise StackError(f"the stack announced key {announced!r}, not the first ORCH_API_KEYS entry")
         yield stack
     finally:
-        _stop(stack)
+        _stop(stack, stop_timeout_s)
 
 
 def _wait_until_up(stack: Stack, lines: queue.Queue[str | None]) -> str:
@@ -172,18 +176,16 @@ def _wait_until_up(stack: Stack, lines: queue.Queue[str | None]) -> str:
             return value.strip()
 
 
-def _stop(stack: Stack) -> None:
+def _stop(stack: Stack, timeout_s: float) -> None:
     process = stack.process
     if process.poll() is not None:
         return
     process.send_signal(signal.SIGTERM)
     try:
-        process.wait(STOP_TIMEOUT_S)
+        process.wait(timeout_s)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-        raise StackError(
-            f"`orchestrator up` did not exit within {STOP_TIMEOUT_S}s of SIGTERM\n{stack.log_tail()}"
-        ) from None
+        raise StackError(f"`orchestrator up` did not exit within {timeout_s}s of SIGTERM\n{stack.log_tail()}") from None
     if process.returncode != 0:
         raise StackError(f"`orchestrator up` exited with {process.returncode}\n{stack.log_tail()}")

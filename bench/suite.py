@@ -26,11 +26,14 @@ from typing import Any
 import httpx
 import redis
 
-from bench.stack import KEY_A, REPO_ROOT, Stack, free_port, running_stack
+from bench import capacity
+from bench.concurrency import Load
+from bench.concurrency import summary as concurrency_summary
+from bench.procs import cpu_seconds
+from bench.stack import BENCH_STOP_TIMEOUT_S, KEY_A, REPO_ROOT, Stack, free_port, running_stack
 
 FLOORS = Path(os.environ.get("ORCH_BENCH_FLOORS", str(REPO_ROOT.parent / "shared" / "floors")))
 HEADERS = {"Authorization": f"Bearer {KEY_A}", "OpenAI-Beta": "assistants=v2"}
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -48,10 +51,18 @@ class Sizes:
     celery_rtt: int
     followers: int
     follow_words: int
+    concurrency: Load  # streams and active runs at once (bench/concurrency.py)
+    scaling_runs: int
+    scaling_clients: int
+    scaling_workers: tuple[int, ...]
 
 
-DEFAULT = Sizes(600, 32, 100, 5, 100, 0.01, 32, 400, 10_000, 2000, 300, 64, 3000)
-QUICK = Sizes(20, 4, 5, 1, 10, 0.01, 2, 20, 30, 100, 20, 4, 50)
+# 200 runs at once on one run-worker process, each streamed by its creator and 4 followers: 1,000 streams on one
+# API process, for the minute a 60-word answer at a word per second takes (1,000 frames/s relayed in all), which
+# leaves the creates and followers of a loaded 2-core machine time to all be open at once.
+DEFAULT = Sizes(600, 32, 100, 5, 100, 0.01, 32, 400, 10_000, 2000, 300, 64, 3000, Load(200, 4, 60, 1.0, 300),
+                300, 128, (1, 2, 4))  # fmt: skip
+QUICK = Sizes(20, 4, 5, 1, 10, 0.01, 2, 20, 30, 100, 20, 4, 50, Load(4, 1, 10, 0.05, 60), 10, 8, (1, 2))
 
 
 @dataclass
@@ -77,6 +88,7 @@ class Report:
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    plots: list[Callable[[Path], str]] = field(default_factory=list)  # figures with plots of their own
 
     def add(self, *args: Any, **kwargs: Any) -> None:
         self.rows.append(Row(*args, **kwargs))
@@ -100,31 +112,6 @@ def pct(values: list[float], p: float) -> float:
 
 
 # ---------------------------------------------------------------------------------------------- processes & CPU
-
-
-def cpu_seconds(pids: set[int]) -> float:
-    """utime+stime of `pids` and every descendant (prefork or helper processes)."""
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        parents[int(entry)] = int(fields[1])
-        times[int(entry)] = (int(fields[11]) + int(fields[12])) / TICK
-    total = 0.0
-    for pid, seconds in times.items():
-        walk = pid
-        while walk > 1:
-            if walk in pids:
-                total += seconds
-                break
-            walk = parents.get(walk, 0)
-    return total
 
 
 class CpuProbe:
@@ -377,7 +364,7 @@ def langgraph_peer(python: str | None, quick: bool, out: Path, report: Report) -
     return float(wait["runs_per_s"]) if "runs_per_s" in wait else None
 
 
-def measure(sizes: Sizes, report: Report, work: Path, langgraph: str | None = None) -> None:
+def measure(sizes: Sizes, report: Report, work: Path, langgraph: str | None = None, cluster: int = 0) -> None:
     peer = langgraph_peer(langgraph, sizes is QUICK, work / "langgraph", report)
     with floor_redis(work / "floors") as shared_redis:
         celery = celery_floor(shared_redis[0], sizes, work / "floors") if shared_redis else None
@@ -394,7 +381,9 @@ def measure(sizes: Sizes, report: Report, work: Path, langgraph: str | None = No
             redis_url = f"redis://127.0.0.1:{shared_redis[0]}/5" if shared_redis else None
             env = {"ORCH_MODEL_BASE_URL": mock_url, "ORCH_MODEL_API_KEY": "mock"}
             args = ("--run-workers", "1", "--tool-workers", "1")
-            with running_stack(work / "stack", env=env, redis_url=redis_url, args=args) as stack:
+            with running_stack(
+                work / "stack", env=env, redis_url=redis_url, args=args, stop_timeout_s=BENCH_STOP_TIMEOUT_S
+            ) as stack:
                 measure_stack(stack, sizes, report, celery, mock.pid, shared_redis, mock_url)
                 if peer is not None:
                     print("streamed runs/s at 50 clients, against the LangGraph dev peer")
@@ -403,14 +392,33 @@ def measure(sizes: Sizes, report: Report, work: Path, langgraph: str | None = No
                     _, seconds = load(50, count, lambda http: stream_run(http, stack.base_url, body))
                     report.add("throughput", "streamed runs/s, 50 clients (LangGraph's `runs/wait` at 50)",
                                count / seconds, peer, "runs/s", "LangGraph dev server, no model", "≥ 5x")  # fmt: skip
+            print("concurrency (a stack of its own: one API process, one run-worker process)")
+            concurrency_figures(work / "concurrency", env, redis_url, sizes.concurrency, report)
             print("per token (a second stack, its model calls through bench/tap.py)")
             tap_port = free_port()
             tap_url = f"http://127.0.0.1:{tap_port}/v1"
             with process([sys.executable, "-m", "bench.tap", "--port", str(tap_port), "--upstream", mock_url]):
                 wait_http(f"{tap_url}/models")
                 env = {"ORCH_MODEL_BASE_URL": tap_url, "ORCH_MODEL_API_KEY": "mock"}
-                with running_stack(work / "tapped", env=env, redis_url=redis_url, args=args) as stack:
+                with running_stack(
+                    work / "tapped", env=env, redis_url=redis_url, args=args, stop_timeout_s=BENCH_STOP_TIMEOUT_S
+                ) as stack:
                     per_token(stack, tap_url, sizes, report)
+    print("scaling (a stack per run-worker count)")
+    rows, results = capacity.scaling_figures(sizes.scaling_runs, sizes.scaling_clients, sizes.scaling_workers, cluster)
+    for row in rows:
+        report.add(*row)
+    report.extra["scaling"] = results
+    report.plots.append(lambda out: capacity.plot_scaling(results, out))
+
+
+def concurrency_figures(work: Path, env: dict[str, str], redis_url: str | None, load: Load, report: Report) -> None:
+    rows, outcome = capacity.concurrency_figures(work, env, redis_url, load)
+    for row in rows:
+        report.add(*row)
+    report.extra["concurrency"] = summary = concurrency_summary(outcome)
+    report.plots.append(lambda out: capacity.plot_concurrency(outcome, out))
+    report.notes.append(capacity.concurrency_note(summary))
 
 
 def per_token(stack: Stack, tap_url: str, sizes: Sizes, report: Report) -> None:
@@ -676,6 +684,9 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+OWN_PLOTS = ("concurrency", "scaling")  # bench/capacity.py draws these
+
+
 def plots(rows: list[Row], out: Path) -> list[str]:
     import matplotlib
 
@@ -683,7 +694,7 @@ def plots(rows: list[Row], out: Path) -> list[str]:
     import matplotlib.pyplot as plt
 
     names = []
-    for group in dict.fromkeys(r.group for r in rows):
+    for group in dict.fromkeys(r.group for r in rows if r.group not in OWN_PLOTS):
         chosen = [r for r in rows if r.group == group and r.ours is not None and r.unit not in ("runs",)]
         if not chosen:
             continue
@@ -706,13 +717,15 @@ def markdown(report: Report, command: str, png: list[str], profile: str) -> str:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     commands = report.extra.get("redis_commands_per_run", {})
     command_lines = "\n".join(f"| {name} | {calls} | {WHY.get(name, '')} |" for name, calls in commands.items())
+    capacity_how = capacity.HOW
     return f"""# Benchmarks
 
 Written by `{command}` on {when}, on this machine kind (2 cores: the stack, the floors and the load generator
 share them, so absolute numbers drift; the ratios, measured side by side in one run, are what to compare).
 Everything binds to 127.0.0.1 and every load is bounded in count and time. The instant mock model
 (`orchestrator mock-model`, started by the benchmark, its CPU counted apart) stands in for the model; the stack is
-`orchestrator up --run-workers 1` (one run-worker process, 32 threads).
+`orchestrator up --run-workers 1` (one run-worker process, 32 threads); the concurrency and scaling figures start
+stacks of their own (below).
 
 {chr(10).join("- " + note for note in report.notes)}
 
@@ -744,6 +757,7 @@ How each is measured:
   load (the load generator's traffic is none: it speaks only HTTP).
 - **Long threads**: a streamed run on a thread of many messages (created through the API by 16 clients) against
   one on 10 messages; the ratio should stay near 1.
+{capacity_how}
 
 ## Redis commands per streamed run
 
@@ -764,8 +778,10 @@ Where each comes from, traced to the scripts in `orchestrator/store/scripts/` an
   minute here: `python3 -m venv /tmp/lgvenv && /tmp/lgvenv/bin/pip install 'langgraph-cli[inmem]'`, then
   `python -m bench --langgraph /tmp/lgvenv/bin/python` (or `ORCH_BENCH_LANGGRAPH_PYTHON`) adds it (about a minute
   more) and a streamed load at its 50 clients.
-- Concurrency (1,000 open streams, 200 active runs per worker, memory per stream) is not measured yet.
-- `bench/scaling.py` (1, 2, 4 run workers) and `bench/latency.py` remain as separate, older benchmarks.
+- The scaling figures on a Redis Cluster: `python -m bench --scaling-cluster 3` keeps the scaling stacks' state on
+  an embedded 3-master cluster (`orchestrator up --redis-cluster 3`); `python -m bench.scaling` runs that load
+  alone (`--cluster 3` likewise).
+- `bench/latency.py` remains as a separate, older benchmark.
 
 Reproduce: `make bench` (= `.venv/bin/python -m bench`), or `--quick` for a seconds-long smoke run.
 """
@@ -778,13 +794,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="python of a venv with langgraph-cli[inmem]: include the LangGraph dev peer")  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="where benchmarks.md and the plots go "
                         "(default docs/, or a temporary folder with --quick)")  # fmt: skip
+    parser.add_argument("--scaling-cluster", type=int, default=int(os.environ.get("ORCH_BENCH_SCALING_CLUSTER", "0")),
+                        help="masters of the embedded Redis Cluster the scaling stacks keep their state on "
+                        "(0: one embedded server)")  # fmt: skip
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else DEFAULT
     out: Path = args.out or (Path(tempfile.mkdtemp(prefix="bench-")) if args.quick else REPO_ROOT / "docs")
     out.mkdir(parents=True, exist_ok=True)
     report = Report()
     with tempfile.TemporaryDirectory(prefix="orch-bench-") as work:
-        measure(sizes, report, Path(work), args.langgraph)
+        measure(sizes, report, Path(work), args.langgraph, args.scaling_cluster)
     print(table(report.rows))
     from bench.profile import profile as profile_runs
     from orchestrator.logging import configure_logging
@@ -792,7 +811,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging("WARNING")
     print("profile of the worker side")
     profile = profile_runs(20 if args.quick else 200, 25)
-    png = plots(report.rows, out)
+    png = plots(report.rows, out) + [draw(out) for draw in report.plots]
     command = "python -m bench" + (" --quick" if args.quick else "") + (" --langgraph PYTHON" if args.langgraph else "")
     (out / "benchmarks.md").write_text(markdown(report, command, png, profile))
     (out / "bench-results.json").write_text(json.dumps({"rows": [r.__dict__ for r in report.rows],
