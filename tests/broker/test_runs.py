@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import redis
 
 from tests.broker import rabbitmq
 from tests.broker.conftest import BrokerStack
@@ -118,3 +119,21 @@ def test_rabbitmq_queues_are_quorum_queues(rabbitmq_stack: BrokerStack) -> None:
 
 def _base_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")}
+
+
+def test_redis_broker_holds_celery_and_the_state_holds_none_of_it(redis_stack: BrokerStack) -> None:
+    """With ORCH_BROKER_URL on another Redis, Celery's queues and bindings live there and only there."""
+    stack = redis_stack.stack
+    state = redis.Redis.from_url(stack.redis_url, decode_responses=True)
+    broker = redis.Redis.from_url(redis_stack.broker_url, decode_responses=True)
+    try:
+        # Every queue is bound to the default exchange (named after the default queue, `runs`).
+        bound = {str(member).rsplit("\x06\x16", 1)[1] for member in broker.smembers("_kombu.binding.runs")}
+        assert bound == QUEUES
+        assert list(broker.scan_iter(match=f"{stack.key_prefix}*")) == []
+        assert list(state.scan_iter(match="_kombu.*")) == []
+        assert [key for queue in QUEUES for key in state.scan_iter(match=f"{queue}*")] == []
+        assert list(state.scan_iter(match=f"{stack.key_prefix}*", count=1000))  # the state is there
+    finally:
+        state.close()
+        broker.close()
