@@ -545,7 +545,8 @@ def measure_stack(
                followed, None, "deltas/s", "-", "≥ 20,000")  # fmt: skip
 
     print("long threads")
-    report.add("long thread", *long_thread(base, assistant, sizes))
+    for row in long_thread(base, assistant, sizes, probe):
+        report.add("long thread", *row)
 
 
 def fan_out(base: str, assistant: str, sizes: Sizes) -> float:
@@ -581,7 +582,10 @@ def fan_out(base: str, assistant: str, sizes: Sizes) -> float:
     return total / max(1e-6, max(end for _, _, end in results) - min(starts)) if starts else 0.0
 
 
-def long_thread(base: str, assistant: str, sizes: Sizes) -> tuple[str, float, float, str, str, str]:
+def long_thread(base: str, assistant: str, sizes: Sizes, probe: CpuProbe) -> list[tuple[Any, ...]]:
+    """Streamed runs on a thread of `sizes.long_thread` messages beside the same on 10: wall time, and the CPU of
+    our processes (API, run worker, Redis) per run, after one run that warms the worker's rendered messages."""
+    runs = 5
     with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=32)) as http:
 
         def thread_of(count: int) -> str:
@@ -592,24 +596,33 @@ def long_thread(base: str, assistant: str, sizes: Sizes) -> tuple[str, float, fl
                               range(count)))  # fmt: skip
             return str(thread)
 
-        def run_ms(thread: str) -> float:
-            samples = []
-            for _ in range(3):
-                started = time.perf_counter()
-                body = {"assistant_id": assistant, "stream": True}
-                with http.stream("POST", f"{base}/threads/{thread}/runs", headers=HEADERS, json=body) as response:
-                    for line in response.iter_lines():
-                        if line == "data: [DONE]":
-                            break
-                samples.append((time.perf_counter() - started) * 1000)
-            return statistics.median(samples)
+        def one_ms(thread: str) -> float:
+            started = time.perf_counter()
+            body = {"assistant_id": assistant, "stream": True}
+            with http.stream("POST", f"{base}/threads/{thread}/runs", headers=HEADERS, json=body) as response:
+                for line in response.iter_lines():
+                    if line == "data: [DONE]":
+                        break
+            return (time.perf_counter() - started) * 1000
+
+        def measured(thread: str) -> tuple[float, float]:
+            one_ms(thread)
+            cpu0 = probe.snapshot()
+            samples = [one_ms(thread) for _ in range(runs)]
+            cpu1 = probe.snapshot()
+            ours = sum(cpu1[k] - cpu0[k] for k in ("API", "run worker", "Redis"))
+            return statistics.median(samples), ours / runs * 1000
 
         started = time.perf_counter()
         big = thread_of(sizes.long_thread)
         print(f"  {sizes.long_thread} messages created in {time.perf_counter() - started:.1f} s")
-        small = thread_of(10)
-        return (f"streamed run on a thread of {sizes.long_thread:,} messages (median of 3)", run_ms(big),
-                run_ms(small), "ms", "the same on 10 messages", "≈ 1x")  # fmt: skip
+        (big_ms, big_cpu), (small_ms, small_cpu) = measured(big), measured(thread_of(10))
+        name = f"a thread of {sizes.long_thread:,} messages"
+        return [
+            (f"streamed run on {name} (median of {runs})", big_ms, small_ms, "ms", "the same on 10 messages", "≈ 1x"),
+            (f"CPU per streamed run on {name}: API + run worker + Redis", big_cpu, small_cpu, "ms",
+             "the same on 10 messages", "≈ 1x"),
+        ]  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------- output
