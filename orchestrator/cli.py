@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,13 @@ def main(argv: list[str] | None = None) -> None:
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=8000)
     up.add_argument("--redis-url", default=None, help="use this Redis instead of starting the embedded server")
+    up.add_argument(
+        "--redis-cluster",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the state on an embedded Redis Cluster of N masters (the broker on a separate embedded server)",
+    )
     up.add_argument("--run-workers", type=int, default=1, help="run-worker processes")
     up.add_argument("--tool-workers", type=int, default=1, help="processes per tool pool")
     up.add_argument("--run-concurrency", type=int, default=None, help="runs one run-worker process serves at once")
@@ -80,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.redis_url:
             settings = get_settings(redis_url=args.redis_url)
         elif not os.environ.get("ORCH_REDIS_URL") and url_file.exists():
-            settings = get_settings(redis_url=url_file.read_text().strip())
+            settings = get_settings(redis_url=url_file.read_text().strip(), **local_cluster(Path(args.data_dir)))
         print(render(collect(settings, Path(args.data_dir) / "children.json"), args.json))
     elif args.command == "keys":
         raise SystemExit(keys_cli.run(args, settings))
@@ -121,17 +129,16 @@ def _api(settings: Settings, host: str, port: int, workers: int) -> None:
 
 
 def _sweeper(settings: Settings) -> None:
-    import redis
     from prometheus_client import start_http_server
 
     from orchestrator.broker import depth_reader
     from orchestrator.services.dispatch import CeleryDispatcher, make_producer
     from orchestrator.services.recovery import RecoveryPolicy
-    from orchestrator.store import Keys, RedisStore
+    from orchestrator.store import Keys, RedisStore, clients
     from orchestrator.sweeper import run_forever
 
     store = RedisStore(
-        redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=10),
+        clients.for_settings(settings, socket_timeout=10),
         Keys(settings.key_prefix),
         resend_after_s=settings.task_resend_after_s,
     )
@@ -147,12 +154,16 @@ def _sweeper(settings: Settings) -> None:
 def _up(args: argparse.Namespace) -> int:
     from orchestrator.supervisor import UpOptions, up
 
+    if args.redis_cluster and args.redis_url:
+        print("--redis-cluster starts a cluster of its own: leave out --redis-url", file=sys.stderr)
+        return 2
     data_dir = Path(args.data_dir)
     options = UpOptions(
         api_keys=os.environ.get("ORCH_API_KEYS") or f"{_local_key(data_dir)}=default",
         host=args.host,
         port=args.port,
         redis_url=args.redis_url,
+        redis_cluster=args.redis_cluster,
         run_workers=args.run_workers,
         tool_workers=args.tool_workers,
         run_concurrency=args.run_concurrency,
@@ -160,6 +171,14 @@ def _up(args: argparse.Namespace) -> int:
         data_dir=data_dir,
     )
     return up(options, say=lambda line: print(line, flush=True))
+
+
+def local_cluster(data_dir: Path) -> dict[str, Any]:
+    """Settings for the state of an `up --redis-cluster` in `data_dir` (it leaves its broker's URL there)."""
+    broker_file = data_dir / "broker_url"
+    if not broker_file.exists():
+        return {}
+    return {"redis_cluster": True, "broker_url": broker_file.read_text().strip()}
 
 
 def _local_key(data_dir: Path) -> str:

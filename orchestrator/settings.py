@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _NO_MODEL_KEY = "not-needed"  # local endpoints (vLLM, Ollama, the mock) take any key
@@ -22,6 +22,11 @@ class Settings(BaseSettings):
         None,
         description="Celery broker: a Redis (redis://, rediss://) or RabbitMQ (amqp://, quorum queues); "
         "defaults to redis_url.",
+    )
+    redis_cluster: bool = Field(
+        False,
+        description="The state runs on a Redis Cluster: redis_url names any seed node. Celery's broker cannot be a "
+        "cluster, so broker_url must then be set.",
     )
     key_prefix: str = Field("orch", description="Prefix of every Redis key this deployment owns.")
     broker_key_prefix: str = Field(
@@ -148,6 +153,15 @@ class Settings(BaseSettings):
                 # Name the entry by position only: its text may be a key.
                 raise ValueError(f"ORCH_API_KEYS entry {number} of {len(entries)} is not of the form key=project")
         return value
+
+    @model_validator(mode="after")
+    def _cluster_needs_a_broker(self) -> Settings:
+        if self.redis_cluster and not self.broker_url:
+            raise ValueError(
+                "ORCH_REDIS_CLUSTER is set but ORCH_BROKER_URL is not: Celery's broker cannot be a Redis Cluster, "
+                "so name a separate broker (a single Redis or RabbitMQ) in ORCH_BROKER_URL"
+            )
+        return self
 
     def secrets(self) -> list[str]:
         """Every secret value a log line must never show."""

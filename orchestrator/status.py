@@ -7,17 +7,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-import redis
-
 from orchestrator import broker, health
 from orchestrator.settings import Settings
-from orchestrator.store import Keys, RedisStore
+from orchestrator.store import Keys, RedisStore, clients
 from orchestrator.sweeper import active_runs_by_status
 
 
 def collect(settings: Settings, children_file: Path | None = None) -> dict[str, Any]:
     """The report; with the children file of a local `orchestrator up`, also its processes and their restarts."""
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = clients.for_settings(settings)
     depths = broker.depth_reader(settings.celery_broker_url, settings.broker_key_prefix)
     store = RedisStore(client, Keys(settings.key_prefix))
     report: dict[str, Any] = {

@@ -20,7 +20,7 @@ import httpx
 import structlog
 from prometheus_client import start_http_server
 
-from orchestrator import embedded, metrics
+from orchestrator import embedded, embedded_cluster, metrics
 from orchestrator.process import Stopper, StopSignal, die_with_parent
 
 log = structlog.get_logger(__name__)
@@ -28,6 +28,7 @@ log = structlog.get_logger(__name__)
 TICK_S = 0.2
 STOP_TIMEOUT_S = 8.0  # within the 10 s container runtimes give between SIGTERM and SIGKILL
 REDIS_START_TIMEOUT_S = 10.0
+CLUSTER_START_TIMEOUT_S = 30.0
 READY_HINT_AFTER_S = 60.0
 
 
@@ -192,6 +193,7 @@ class UpOptions:
     host: str = "127.0.0.1"
     port: int = 8000
     redis_url: str | None = None
+    redis_cluster: int = 0  # masters of an embedded Redis Cluster for the state (0: one server)
     run_workers: int = 1
     tool_workers: int = 1
     run_concurrency: int | None = None
@@ -220,7 +222,20 @@ def _run(options: UpOptions, supervisor: Supervisor, say: Callable[[str], None])
     env.setdefault("ORCH_FILES_DIR", str((options.data_dir / "files").resolve()))
     env["ORCH_API_KEYS"] = options.api_keys
     redis_url = options.redis_url or os.environ.get("ORCH_REDIS_URL")
-    if not redis_url:
+    if options.redis_cluster:
+        started = _start_embedded_cluster(supervisor, options.data_dir, env, options.redis_cluster)
+        if started is None:
+            say(f"The embedded Redis Cluster did not become ready within {CLUSTER_START_TIMEOUT_S:.0f} s.")
+            return 1
+        redis_url, broker_url = started
+        env["ORCH_REDIS_CLUSTER"] = "true"
+        env["ORCH_BROKER_URL"] = broker_url
+        (options.data_dir / "broker_url").write_text(broker_url)  # `status` and `keys` find a cluster by it
+        say(
+            f"Started an embedded Redis Cluster of {options.redis_cluster} masters (Valkey) for the state, seed "
+            f"{redis_url}, data in {options.data_dir}/redis-cluster; the broker at {broker_url}"
+        )
+    elif not redis_url:
         redis_url = _start_embedded_server(supervisor, options.data_dir, env)
         if redis_url is None:
             say(f"The embedded Redis-protocol server did not answer within {REDIS_START_TIMEOUT_S:.0f} s.")
@@ -228,6 +243,8 @@ def _run(options: UpOptions, supervisor: Supervisor, say: Callable[[str], None])
         say(f"Started the embedded Redis-protocol server (Valkey) at {redis_url}, data in {options.data_dir}/redis")
     env["ORCH_REDIS_URL"] = redis_url
     (options.data_dir / "redis_url").write_text(redis_url)
+    if not options.redis_cluster:
+        (options.data_dir / "broker_url").unlink(missing_ok=True)
     if not env.get("ORCH_MODEL_BASE_URL"):
         env["ORCH_MODEL_BASE_URL"] = _start_mock_model(supervisor, options.mock_latency, env)
         say(
@@ -259,6 +276,50 @@ def _start_embedded_server(supervisor: Supervisor, data_dir: Path, env: Mapping[
     if not supervisor.watch(until=lambda: embedded.answers(port), timeout_s=REDIS_START_TIMEOUT_S):
         return None
     return f"redis://127.0.0.1:{port}/0"
+
+
+def _start_embedded_cluster(
+    supervisor: Supervisor, data_dir: Path, env: Mapping[str, str], masters: int
+) -> tuple[str, str] | None:
+    """The state on an embedded cluster, each node a supervised child (restarted on its port and directory, it
+    rejoins from its nodes.conf), and the broker on an embedded server of its own (Celery's broker cannot be a
+    cluster) unless ORCH_BROKER_URL names one. Returns the seed node's URL and the broker's, or None if either did
+    not become ready."""
+    cluster_dir = data_dir / "redis-cluster"
+    ports, bus_ports = _cluster_ports(cluster_dir, masters)
+    for index, port in enumerate(ports):
+        node_dir = cluster_dir / f"node{index}"
+        node_dir.mkdir(parents=True, exist_ok=True)
+        argv = tuple(embedded_cluster.node_argv(node_dir, port, bus_ports[index], persist=True))
+        supervisor.start(ChildSpec(f"redis-node-{index + 1}", "redis", argv, env, layer=0, quiet=True))
+    if not supervisor.watch(
+        until=lambda: all(embedded.answers(port) for port in ports), timeout_s=REDIS_START_TIMEOUT_S
+    ):
+        return None
+    embedded_cluster.join(ports, bus_ports)
+    if not supervisor.watch(until=lambda: embedded_cluster.ready(ports), timeout_s=CLUSTER_START_TIMEOUT_S):
+        return None
+    broker_url = env.get("ORCH_BROKER_URL") or _start_embedded_server(supervisor, data_dir, env)
+    if broker_url is None:
+        return None
+    return f"redis://127.0.0.1:{ports[0]}/0", broker_url
+
+
+def _cluster_ports(cluster_dir: Path, masters: int) -> tuple[list[int], list[int]]:
+    """The client and bus ports an earlier `up` gave this cluster (its nodes.conf files name them), else free
+    ones, recorded."""
+    record = cluster_dir / "ports.json"
+    if record.exists():
+        recorded = json.loads(record.read_text())
+        if len(recorded["ports"]) == masters:
+            return list(recorded["ports"]), list(recorded["bus_ports"])
+    picked = embedded_cluster.free_ports(2 * masters)
+    ports, bus_ports = picked[:masters], picked[masters:]
+    for index in range(masters):  # a cluster of another size or on other ports starts over
+        (cluster_dir / f"node{index}" / "nodes.conf").unlink(missing_ok=True)
+    cluster_dir.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"ports": ports, "bus_ports": bus_ports}))
+    return ports, bus_ports
 
 
 def _start_mock_model(supervisor: Supervisor, latency: float, env: Mapping[str, str]) -> str:

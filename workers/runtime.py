@@ -12,7 +12,7 @@ from orchestrator.files.images import ImageReader
 from orchestrator.files.storage import Storage, storage_from_settings
 from orchestrator.services.dispatch import CeleryDispatcher
 from orchestrator.settings import Settings
-from orchestrator.store import Keys, RedisStore
+from orchestrator.store import Keys, RedisStore, clients
 from workers.executor.cancel import CancelWatcher
 from workers.executor.lease import LeaseKeeper
 from workers.executor.llm import OpenAIChatModel
@@ -26,7 +26,7 @@ class Runtime:
 
     @cached_property
     def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(self.settings.redis_url, decode_responses=True, health_check_interval=30)
+        return clients.for_settings(self.settings, health_check_interval=30)
 
     @cached_property
     def store(self) -> RedisStore:

@@ -14,7 +14,7 @@ from prometheus_client import start_http_server
 
 from orchestrator import health
 from orchestrator.settings import Settings
-from orchestrator.store import Keys
+from orchestrator.store import Keys, clients
 
 log = structlog.get_logger(__name__)
 
@@ -29,10 +29,10 @@ class WorkerPresence:
     recovery is logged when a beat gets through again.
     """
 
-    def __init__(self, redis_url: str, keys: Keys, pool: str) -> None:
-        self.client = redis.Redis.from_url(
+    def __init__(self, redis_url: str, keys: Keys, pool: str, *, cluster: bool = False) -> None:
+        self.client = clients.state_client(
             redis_url,
-            decode_responses=True,
+            cluster=cluster,
             socket_timeout=_REDIS_TIMEOUT_S,
             socket_connect_timeout=_REDIS_TIMEOUT_S,
         )
@@ -68,7 +68,7 @@ class WorkerPresence:
 
 
 def install(settings: Settings, pool: str) -> None:
-    presence = WorkerPresence(settings.redis_url, Keys(settings.key_prefix), pool)
+    presence = WorkerPresence(settings.redis_url, Keys(settings.key_prefix), pool, cluster=settings.redis_cluster)
 
     @signals.worker_ready.connect(weak=False)
     def _ready(**_: Any) -> None:

@@ -6,8 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import redis
-import redis.asyncio as aioredis
 from fastapi import FastAPI
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialWithJitterBackoff
@@ -27,7 +25,7 @@ from orchestrator.files.storage import storage_from_settings
 from orchestrator.services.dispatch import CeleryDispatcher, Dispatcher, make_producer
 from orchestrator.services.models import ModelCatalog
 from orchestrator.settings import Settings
-from orchestrator.store import Keys, RedisStore
+from orchestrator.store import Keys, RedisStore, clients
 
 
 def app_from_env() -> FastAPI:
@@ -53,11 +51,9 @@ def bounded_waits(settings: Settings, retry: type[SyncRetry] | type[AsyncRetry])
 def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = redis.Redis.from_url(
-            settings.redis_url, decode_responses=True, health_check_interval=30, **bounded_waits(settings, SyncRetry)
-        )
-        aclient = aioredis.Redis.from_url(
-            settings.redis_url, decode_responses=True, **bounded_waits(settings, AsyncRetry)
+        client = clients.for_settings(settings, health_check_interval=30, **bounded_waits(settings, SyncRetry))
+        aclient = clients.async_state_client(
+            settings.redis_url, cluster=settings.redis_cluster, **bounded_waits(settings, AsyncRetry)
         )
         keys = Keys(settings.key_prefix)
         app.state.settings = settings

@@ -10,11 +10,9 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-import redis
-
 from orchestrator.auth.apikeys import ApiKeyRecord, ApiKeyStore
 from orchestrator.settings import Settings
-from orchestrator.store import Keys
+from orchestrator.store import Keys, clients
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,7 +38,7 @@ def _project_name(value: str) -> str:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run one `keys` action; returns the exit status."""
-    client = redis.Redis.from_url(_redis_url(args, settings), decode_responses=True)
+    client = clients.state_client(_redis_url(args, settings), cluster=_cluster(args, settings))
     store = ApiKeyStore(client, Keys(settings.key_prefix))
     try:
         if args.keys_command == "create":
@@ -63,6 +61,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _out(text: str) -> None:
     sys.stdout.write(text + "\n")
+
+
+def _cluster(args: argparse.Namespace, settings: Settings) -> bool:
+    """A cluster when the settings say so, or when the URL is that of an `up --redis-cluster` (its broker file)."""
+    from_file = not args.redis_url and not os.environ.get("ORCH_REDIS_URL")
+    return settings.redis_cluster or (from_file and (Path(args.data_dir) / "broker_url").exists())
 
 
 def _redis_url(args: argparse.Namespace, settings: Settings) -> str:

@@ -11,30 +11,55 @@ import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
 
+import redis
 import redis.asyncio as aioredis
 import structlog
+from redis.asyncio.client import PubSub
 
 from orchestrator.bus.events import BusEvent, decode_entries
 from orchestrator.bus.feed import RECONCILE_AFTER_QUIET_S, RunFeed, follow
+from orchestrator.store.clients import open_async_pubsub
 
 __all__ = ["RECONCILE_AFTER_QUIET_S", "BusEvent", "RunEventBus", "decode_entries", "replay_then_follow"]
 
 log = structlog.get_logger(__name__)
+
+#: Failed reads in a row after which the bus subscribes again through another connection (on a cluster, node).
+REOPEN_AFTER_FAILURES = 3
 
 
 class RunEventBus:
     def __init__(self, client: aioredis.Redis, channel_prefix: str) -> None:
         self._client = client
         self._prefix = channel_prefix
-        self._pubsub = client.pubsub(ignore_subscribe_messages=True)
+        self._pubsub: aioredis.client.PubSub | None = None
+        self._turn = 0  # which node the pub/sub connection goes to (store/clients.py)
         self._feeds: dict[str, RunFeed] = {}
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
-        # A placeholder subscription keeps the connection in pub/sub mode so the reader can start at once.
-        await self._pubsub.subscribe(f"{self._prefix}__bus__")
+        await self._open()
         self._reader = asyncio.create_task(self._read())
+
+    async def _open(self) -> PubSub:
+        """Open the pub/sub connection and subscribe every channel a feed listens to."""
+        pubsub = self._pubsub = await open_async_pubsub(self._client, self._turn, ignore_subscribe_messages=True)
+        # A placeholder subscription keeps the connection in pub/sub mode so the reader can start at once.
+        await pubsub.subscribe(f"{self._prefix}__bus__", *self._feeds)
+        return pubsub
+
+    async def _reopen(self) -> PubSub:
+        """After repeated failures: subscribe again through the next node (on one server, the same one). Feeds miss
+        nothing meanwhile: they re-read the log after a quiet while (feed.py)."""
+        async with self._lock:
+            if self._pubsub is not None:
+                with contextlib.suppress(Exception):
+                    await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            self._turn += 1
+            pubsub = await self._open()
+        log.warning("bus.resubscribed", turn=self._turn, channels=len(self._feeds))
+        return pubsub
 
     async def stop(self) -> None:
         if self._reader is not None:
@@ -43,7 +68,8 @@ class RunEventBus:
                 await self._reader
         for feed in self._feeds.values():
             await feed.stop()
-        await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+        if self._pubsub is not None:
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
 
     @property
     def feeds(self) -> int:
@@ -51,15 +77,22 @@ class RunEventBus:
         return len(self._feeds)
 
     async def _read(self) -> None:
+        failures = 0
+        pubsub = self._pubsub or await self._open()
         while True:
             try:
-                message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if failures >= REOPEN_AFTER_FAILURES:
+                    failures = 0
+                    pubsub = await self._reopen()
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("bus.read_failed")
+                failures += 1
                 await asyncio.sleep(0.5)
                 continue
+            failures = 0
             if message is None:
                 continue
             channel = message["channel"]
@@ -75,7 +108,8 @@ class RunEventBus:
             feed = self._feeds.get(channel)
             if feed is None:
                 feed = self._feeds[channel] = RunFeed(self._client, log_key)
-                await self._pubsub.subscribe(channel)
+                if self._pubsub is not None:
+                    await self._pubsub.subscribe(channel)
                 feed.start()
             feed.followers += 1
         try:
@@ -86,7 +120,9 @@ class RunEventBus:
                 if not feed.followers:
                     del self._feeds[channel]
                     await feed.stop()
-                    await self._pubsub.unsubscribe(channel)
+                    if self._pubsub is not None:
+                        with contextlib.suppress(redis.RedisError):  # a connection that is gone holds nothing
+                            await self._pubsub.unsubscribe(channel)
 
 
 async def replay_then_follow(

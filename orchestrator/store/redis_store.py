@@ -16,7 +16,7 @@ from orchestrator.errors import ConcurrentUpdate, ThreadBusy, TooManyActiveRuns
 from orchestrator.store import slots
 from orchestrator.store.commit import Commit, CommitResult
 from orchestrator.store.keys import INDEX_SHARDS, Keys, expiry_member
-from orchestrator.store.scripts import Scripts, source
+from orchestrator.store.scripts import Scripts
 
 M = TypeVar("M", bound=BaseModel)
 Order = Literal["asc", "desc"]
@@ -302,20 +302,14 @@ class RedisStore:
         commit. An entry whose commit never lands is dropped (the sweeper finds no active run; a place is reaped
         past its expiry), while a run whose entries were missing could never be expired or counted."""
         p, t, r = commit.project, commit.thread_id, commit.run_id
-        pipe = self.client.pipeline(transaction=False)
-        reserving = commit.active == "acquire" and bool(r)
-        if reserving:
+        if commit.active == "acquire" and r:
             score = commit.expires_at if commit.expires_at is not None else ""
-            # EVAL, not EVALSHA: a script in a pipeline cannot fall back on NOSCRIPT (the server caches it anyway).
-            pipe.eval(source("active_cap"), 1, self.keys.active_runs(p), r, score, self._max_active_runs)
+            reply = self._scripts.active_cap(keys=[self.keys.active_runs(p)], args=[r, score, self._max_active_runs])
+            if int(reply[0]) == 0:
+                raise TooManyActiveRuns(int(reply[1]), self._max_active_runs)
         if commit.expires_at is not None:
             member = expiry_member(p, t, r)
-            pipe.zadd(self.keys.expiring(member), {member: commit.expires_at})
-        replies = pipe.execute()
-        if reserving and int(replies[0][0]) == 0:
-            if commit.expires_at is not None:
-                self.forget_expiring(expiry_member(p, t, r))
-            raise TooManyActiveRuns(int(replies[0][1]), self._max_active_runs)
+            self.client.zadd(self.keys.expiring(member), {member: commit.expires_at})
 
     def _unindex(self, project: str, thread_id: str, run_id: str) -> None:
         """After the commit that ends a run (or in place of one that did not start it): drop its expiry entry and

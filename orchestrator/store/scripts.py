@@ -27,3 +27,4 @@ class Scripts:
         self.tool_output: Script = client.register_script(_source("tool_output"))
         self.lease: Script = client.register_script(_source("lease"))
         self.tool_claim: Script = client.register_script(_source("tool_claim"))
+        self.active_cap: Script = client.register_script(_source("active_cap"))

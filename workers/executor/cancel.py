@@ -15,7 +15,12 @@ from typing import Any
 import redis
 import structlog
 
+from orchestrator.store.clients import open_pubsub
+
 log = structlog.get_logger(__name__)
+
+#: Failed reads in a row after which the watcher subscribes through a fresh connection (on a cluster, node).
+REOPEN_AFTER_FAILURES = 3
 
 _READ_TIMEOUT_S = 1.0
 _RETRY_FIRST_S = 0.1
@@ -27,7 +32,9 @@ class CancelWatcher:
         self._flags: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self._channel = channel
-        self._pubsub = client.pubsub()  # type: ignore[no-untyped-call]
+        self._client = client
+        self._turn = 0  # which node the subscription goes to (store/clients.py)
+        self._pubsub = open_pubsub(client, self._turn)
         self._requested = False  # once SUBSCRIBE went out, redis-py repeats it on every reconnect
         self._stopped = threading.Event()
         self._subscribed = threading.Event()  # the server confirmed the subscription on the current connection
@@ -62,11 +69,24 @@ class CancelWatcher:
                 failures += 1
                 if failures == 1:
                     log.warning("cancel_watcher.disconnected", channel=self._channel, exc_info=True)
+                if failures % REOPEN_AFTER_FAILURES == 0:
+                    self._reopen()
                 self._stopped.wait(min(_RETRY_CAP_S, _RETRY_FIRST_S * 2.0 ** min(failures, 8)))
                 continue
             if failures:
                 log.warning("cancel_watcher.reconnected", channel=self._channel, after_failures=failures)
                 failures = 0
+
+    def _reopen(self) -> None:
+        """Subscribe again through a fresh connection: on a cluster, to the next node (the last may be gone)."""
+        with contextlib.suppress(Exception):
+            self._pubsub.close()
+        self._turn += 1
+        try:
+            self._pubsub = open_pubsub(self._client, self._turn)
+        except redis.RedisError:
+            return  # the old object stays; the next failures try again
+        self._requested = False
 
     def _read_once(self) -> None:
         if not self._requested:
