@@ -109,6 +109,15 @@ def test_the_cache_keeps_the_most_recently_used() -> None:
     assert [found is not None for found in cache.get_many(["a", "b", "c"])] == [True, False, True]
 
 
+def test_the_cache_holds_no_more_text_than_its_bound() -> None:
+    cache = RenderedCache(chars=100)
+    for key, chars in (("a", 40), ("b", 40), ("c", 40)):
+        cache.put(key, history.Rendered(run_id=None, chars=chars, code_files=(), chat=None))
+    assert [found is not None for found in cache.get_many(["a", "b", "c"])] == [False, True, True]
+    cache.put("huge", history.Rendered(run_id=None, chars=1000, code_files=(), chat=None))  # kept alone
+    assert [found is not None for found in cache.get_many(["b", "c", "huge"])] == [False, False, True]
+
+
 def test_code_files_attached_to_the_newest_messages_oldest_first(store: RedisStore) -> None:
     thread = threads.create_thread(store, "p", None)
     for file_id in ("file-a", "file-b"):  # written directly: the service would want the files to exist

@@ -27,8 +27,10 @@ from workers.tools.code_interpreter.tool import attached_file_ids
 MAX_HISTORY_MESSAGES = 1000
 #: The model's context window, in tokens, when the deployment names none (ORCH_CONTEXT_TOKENS).
 DEFAULT_CONTEXT_TOKENS = 128_000
-#: Renderings kept per process: a few hundred bytes each for text.
+#: Renderings kept per process, at most so many and so much text (a short message's costs about 500 bytes of
+#: memory, a long one its text): about 64 MB at most, the last few hundred threads' worth.
 CACHE_ENTRIES = 50_000
+CACHE_CHARS = 32_000_000
 _FIRST_PAGE = 64
 T = TypeVar("T")
 _FINISHED = frozenset({MessageStatus.COMPLETED, MessageStatus.INCOMPLETE})
@@ -55,9 +57,10 @@ class History:
 class RenderedCache:
     """Renderings of finished messages by key, least recently used dropped first; shared by a process's threads."""
 
-    def __init__(self, entries: int = CACHE_ENTRIES) -> None:
-        self.entries = entries
+    def __init__(self, entries: int = CACHE_ENTRIES, chars: int = CACHE_CHARS) -> None:
+        self.entries, self.chars = entries, chars
         self._items: OrderedDict[str, Rendered] = OrderedDict()
+        self._held = 0  # the chars of the renderings kept
         self._lock = threading.Lock()
 
     def get_many(self, keys: list[str]) -> list[Rendered | None]:
@@ -70,10 +73,13 @@ class RenderedCache:
 
     def put(self, key: str, rendered: Rendered) -> None:
         with self._lock:
+            replaced = self._items.pop(key, None)
+            self._held -= replaced.chars if replaced is not None else 0
             self._items[key] = rendered
-            self._items.move_to_end(key)
-            while len(self._items) > self.entries:
-                self._items.popitem(last=False)
+            self._held += rendered.chars
+            while len(self._items) > self.entries or (self._held > self.chars and len(self._items) > 1):
+                _, dropped = self._items.popitem(last=False)
+                self._held -= dropped.chars
 
     def __len__(self) -> int:
         return len(self._items)
