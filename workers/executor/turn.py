@@ -89,7 +89,7 @@ class Turn:
     #: (`ORCH_DELTA_COALESCE_MS`; 0: a delta per piece). Held text goes out before any other event.
     window_s: float = field(default_factory=coalesce_window_s)
     held: str = ""  # text of the open message not sent yet
-    sent_at: float = 0.0  # monotonic time of the last text delta
+    sent_at: float = float("-inf")  # monotonic time of the last text delta (none yet: the first goes at once)
 
     def feed(self, piece: Piece | Idle) -> None:
         if isinstance(piece, TextPiece):
