@@ -7,6 +7,7 @@ overwritten by a stale executor.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import socket
@@ -122,14 +123,23 @@ class RunExecutor:
             elif record.run.status not in (RunStatus.IN_PROGRESS, RunStatus.CANCELLING):
                 return None
             try:
-                ledger.commit(record, run, change)
+                result = ledger.commit(record, run, change)
             except ConcurrentUpdate as exc:
                 if exc.field == "dispatch":
                     return None
                 continue
             if run is not None and record.run.started_at is None:
                 observe.run_started(record.created_s or record.run.created_at)
-            return ledger.read()
+            # The commit was guarded by the version read, so the run is now that record with this change: no
+            # second read.
+            return dataclasses.replace(
+                record,
+                run=run or record.run,
+                version=result.version,
+                dispatch="",
+                holder=holder,
+                lease=float(lease or 0),
+            )
         return None
 
     # -- driving ---------------------------------------------------------------------------------------------
