@@ -107,6 +107,10 @@ _UVICORN: dict[str, Any] = {"timeout_keep_alive": 75, "loop": "uvloop", "http": 
 def _api(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    from orchestrator.process import raise_open_files_limit
+
+    raise_open_files_limit()  # inherited by the worker processes of `--workers N`
+
     if workers <= 1:
         from orchestrator.api.app import create_app
 

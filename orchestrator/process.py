@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import resource
 import signal
 import time
 from typing import Any, Protocol
@@ -49,3 +50,14 @@ def die_with_parent() -> None:
     """`preexec_fn` for children: the kernel sends them SIGTERM when the parent dies, even by SIGKILL."""
     with contextlib.suppress(OSError):  # not Linux: children are still stopped on a clean shutdown
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def raise_open_files_limit() -> int:
+    """Lift this process's soft limit on open files to its hard limit, and return it: every SSE stream holds a
+    socket, and the common default soft limit of 1024 would refuse connections well before a thousand streams."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):  # a hard limit the kernel caps lower: keep what we have
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]

@@ -3,14 +3,14 @@ SDKs' stream helpers parse it, and the resumable follower of `GET .../runs/{run_
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 
 from orchestrator import metrics
 from orchestrator.bus.events import BusEvent, frame
-from orchestrator.bus.feed import follow
+from orchestrator.bus.feed import FeedEvent, follow
 from orchestrator.bus.redis_bus import RunEventBus
 from orchestrator.domain.status import TERMINAL_RUN_STATUSES
 from orchestrator.domain.transitions import RUN_EVENT_NAMES
@@ -36,21 +36,25 @@ __all__ = ["DONE", "KEEPALIVE", "follow_run", "frame", "replay_finished", "strea
 
 
 def _response(body: AsyncIterator[bytes]) -> StreamingResponse:
-    async def counted() -> AsyncIterator[bytes]:
-        metrics.SSE_STREAMS_OPEN.inc()
-        try:
-            async for chunk in body:
-                yield chunk
-        finally:
-            metrics.SSE_STREAMS_OPEN.dec()
-
     return StreamingResponse(
-        counted(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        body, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     )
 
 
+def _written(batch: Sequence[FeedEvent], end: frozenset[str]) -> tuple[bytes, bool]:
+    """A batch of events as one write, cut after the first of `end` (then followed by DONE), and whether it ended."""
+    for at, entry in enumerate(batch):
+        if entry.event.event in end:
+            return b"".join([*(e.frame for e in batch[: at + 1]), DONE]), True
+    return (batch[0].frame if len(batch) == 1 else b"".join(e.frame for e in batch)), False
+
+
 async def _live_frames(
-    request: Request, log_key: str, run_id: str, start: str, end: frozenset[str]
+    request: Request,
+    log_key: str,
+    run_id: str,
+    start: str,
+    end: frozenset[str],
 ) -> AsyncIterator[bytes]:
     """The run's events from `start` on, live, until one of `end`; keep-alives while the run is quiet. Everything
     new since the last write goes out in one write, its frames encoded once for every stream of the run."""
@@ -58,22 +62,25 @@ async def _live_frames(
     bus: RunEventBus = state.bus
     keepalive_s = state.settings.sse_keepalive_s
     quiet = 0.0
-    async with bus.feed(run_id, log_key) as feed:
-        async for batch in follow(feed, start):
-            if batch is None:  # one quiet second
-                quiet += 1.0
-                if await request.is_disconnected():
+    metrics.SSE_STREAMS_OPEN.inc()
+    try:
+        async with bus.feed(run_id, log_key) as feed:
+            async for batch in follow(feed, start):
+                if batch is None:  # one quiet second
+                    quiet += 1.0
+                    if await request.is_disconnected():
+                        return
+                    if quiet >= keepalive_s:
+                        quiet = 0.0
+                        yield KEEPALIVE
+                    continue
+                quiet = 0.0
+                chunk, ended = _written(batch, end)
+                yield chunk
+                if ended:
                     return
-                if quiet >= keepalive_s:
-                    quiet = 0.0
-                    yield KEEPALIVE
-                continue
-            quiet = 0.0
-            for at, entry in enumerate(batch):
-                if entry.event.event in end:
-                    yield b"".join([*(e.frame for e in batch[: at + 1]), DONE])
-                    return
-            yield batch[0].frame if len(batch) == 1 else b"".join(e.frame for e in batch)
+    finally:
+        metrics.SSE_STREAMS_OPEN.dec()
 
 
 def stream_run(request: Request, project: str, thread_id: str, run_id: str, start_id: str) -> StreamingResponse:
@@ -94,8 +101,12 @@ def replay_finished(events: Iterable[BusEvent]) -> StreamingResponse:
     """A follower of a run that has ended: its remaining events, already read from the log, then the end."""
 
     async def body() -> AsyncIterator[bytes]:
-        for event in events:
-            yield frame(event.event, event.data, event.id)
-        yield DONE
+        metrics.SSE_STREAMS_OPEN.inc()
+        try:
+            for event in events:
+                yield frame(event.event, event.data, event.id)
+            yield DONE
+        finally:
+            metrics.SSE_STREAMS_OPEN.dec()
 
     return _response(body())

@@ -32,8 +32,9 @@ log = structlog.get_logger(__name__)
 #: Quiet seconds after which a feed re-reads the log even though no doorbell rang: pub/sub drops messages while its
 #: connection is down, the log never does, so a stream that missed the last one catches up.
 RECONCILE_AFTER_QUIET_S = 3
-#: Events a feed keeps for its followers; one further behind reads the log itself.
-KEPT_EVENTS = 2048
+#: Events a feed keeps for its followers (between half this and this); one further behind reads the log itself.
+#: Kept small: a process may follow a thousand runs at once, and a stream that lags is rare and reads cheaply.
+KEPT_EVENTS = 256
 
 StreamId = tuple[int, int]
 
