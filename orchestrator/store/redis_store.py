@@ -121,12 +121,7 @@ class RedisStore:
         """Delete `keys` (of one slot), then drop their index entries: one transaction when those share the slot,
         else in that order, so a crash between leaves an index entry whose readers skip it (its document is gone).
         """
-        pipe = slots.pipeline(self.client, [*keys, *(k for k, _ in index)])
-        pipe.delete(*keys)
-        for index_key, member in index:
-            pipe.zrem(index_key, member)
-        deleted = pipe.execute()[0]
-        return bool(deleted)
+        return bool(slots.delete_then_unindex(self.client, keys, index))
 
     def page(
         self, index_key: str, *, limit: int, order: Order, after: str | None = None, before: str | None = None

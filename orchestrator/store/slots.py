@@ -31,3 +31,22 @@ def mget(client: redis.Redis, keys: Sequence[str]) -> list[str | None]:
     split = getattr(client, "mget_nonatomic", None)  # only a cluster client has it
     values = split(keys) if split is not None and not one_slot(keys) else client.mget(keys)
     return list(values)
+
+
+def delete_then_unindex(client: redis.Redis, keys: Sequence[str], index: Sequence[tuple[str, str]]) -> int:
+    """DEL `keys` (of one slot), then ZREM each (index key, member); returns how many keys were deleted.
+
+    One transaction when everything shares the slot; else the DEL (one command: its keys share a slot), then the
+    index entries in one pipeline, so a crash between leaves index entries whose documents are gone."""
+    if one_slot([*keys, *(key for key, _ in index)]):
+        pipe = client.pipeline(transaction=True)
+        pipe.delete(*keys)
+        for key, member in index:
+            pipe.zrem(key, member)
+        return int(pipe.execute()[0])
+    deleted = int(client.delete(*keys))  # a cluster pipeline cannot carry a DEL of several keys
+    pipe = client.pipeline(transaction=False)
+    for key, member in index:
+        pipe.zrem(key, member)
+    pipe.execute()
+    return deleted

@@ -117,10 +117,7 @@ class VectorStoreStore:
         batches = [k.vs_batch(project, vs_id, b) for b in batch_ids] + [k.vs_batches(project, vs_id)]
         batches += [k.vs_batch_files(project, vs_id, b) for b in batch_ids]
         # The store's keys share its slot; the project's index may not (store/slots.py), so it goes after them.
-        pipe = slots.pipeline(self.client, [*doomed, *batches, k.vector_stores(project)])
-        pipe.delete(*doomed, *batches)
-        pipe.zrem(k.vector_stores(project), vs_id)
-        pipe.execute()
+        slots.delete_then_unindex(self.client, [*doomed, *batches], [(k.vector_stores(project), vs_id)])
         return True
 
     # -- files -----------------------------------------------------------------------------------------------

@@ -174,3 +174,27 @@ def test_status_finds_the_cluster_that_up_started(cluster_stack: Stack) -> None:
     command = [sys.executable, "-m", "orchestrator", "status", "--json", "--data-dir", str(cluster_stack.data_dir)]
     report = json.loads(subprocess.run(command, env=env, check=True, capture_output=True, timeout=60).stdout)
     assert report["workers"]["runs"] >= 1 and set(report["runs"]) >= {"queued", "in_progress"}
+
+
+def test_deletes_take_what_they_own(client: openai.OpenAI, cluster_stack: Stack, state: redis.Redis) -> None:
+    keys = Keys(cluster_stack.key_prefix)
+    upload = client.files.create(
+        file=("notes.txt", b"The harbour of Lindmoor is known for its copper boats."), purpose="assistants"
+    )
+    store = client.vector_stores.create(name="doomed", file_ids=[upload.id])
+    wait_for(lambda: client.vector_stores.retrieve(store.id).file_counts.completed == 1, "the file's ingestion")
+    # A vector store's file goes with its chunks and postings (vs_file_remove.lua, in the store's slot).
+    assert client.vector_stores.files.delete(upload.id, vector_store_id=store.id).deleted
+    assert client.vector_stores.retrieve(store.id).file_counts.total == 0
+    assert client.vector_stores.delete(store.id).deleted
+    # A file: its document, then its project's indexes (other slots).
+    assert client.files.delete(upload.id).deleted
+    assert upload.id not in {f.id for f in client.files.list()}
+    # A thread with a finished run: everything in its slot, then the run's entries in the sharded indexes.
+    assistant = client.beta.assistants.create(model="mock")
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "bye"}])
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=100)
+    assert client.beta.threads.delete(thread.id).deleted
+    assert state.exists(keys.thread(PROJECT_A, thread.id), keys.run(PROJECT_A, thread.id, run.id)) == 0
+    assert client.beta.assistants.delete(assistant.id).deleted
+    assert assistant.id not in {a.id for a in client.beta.assistants.list(limit=100).data}
