@@ -65,7 +65,8 @@ def test_no_more_than_the_cap_is_read_however_long_the_thread(
     store: RedisStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(history, "MAX_HISTORY_MESSAGES", 7)
-    monkeypatch.setattr(history, "_FIRST_PAGE", 2)  # several pages: 2, 4, then the 1 left under the cap
+    monkeypatch.setattr(history, "_FIRST_PAGE", 2)  # a first page of 2 ids, then the 5 left under the cap
+    monkeypatch.setattr(history, "_CHUNK", 3)  # messages read 3 at a time
     texts = [f"m{i:02d}" for i in range(30)]
     thread_id = thread_of(store, texts)
     assert contents(HistoryReader(store).read("p", run_on(thread_id)).chat) == texts[-7:]
@@ -98,6 +99,22 @@ def test_finished_messages_are_read_from_redis_once(store: RedisStore, monkeypat
     threads.add_message(store, "p", thread_id, MessageCreate(role="user", content="d"))
     assert contents(reader.read("p", run_on(thread_id)).chat) == ["a", "b", "c", "d"]
     assert fetched == [3, 1]  # the second turn read only the message it had not seen
+
+
+def test_messages_past_the_budget_are_not_read(store: RedisStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(history, "_CHUNK", 2)
+    thread_id = thread_of(store, TEN)
+    fetched: list[int] = []
+    read = store.get_messages_by_id
+
+    def counted(project: str, thread_id: str, ids: list[str]) -> list[Message | None]:
+        fetched.append(len(ids))
+        return read(project, thread_id, ids)
+
+    monkeypatch.setattr(store, "get_messages_by_id", counted)
+    reader = HistoryReader(store, context_tokens=20)  # two messages of 40 characters
+    assert contents(reader.read("p", run_on(thread_id)).chat) == TEN[-2:]
+    assert fetched == [2, 2]  # the third message showed the budget full; the other six were never read
 
 
 def test_the_cache_keeps_the_most_recently_used() -> None:

@@ -10,6 +10,7 @@ bytes may be deleted) are read each turn.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ DEFAULT_CONTEXT_TOKENS = 128_000
 CACHE_ENTRIES = 50_000
 CACHE_CHARS = 32_000_000
 _FIRST_PAGE = 64
+_CHUNK = 128  # messages read from Redis at once when not rendered yet
 T = TypeVar("T")
 _FINISHED = frozenset({MessageStatus.COMPLETED, MessageStatus.INCOMPLETE})
 
@@ -105,11 +107,10 @@ class HistoryReader:
         budget = tokens * CHARS_PER_TOKEN - reserved_chars
         chat: list[dict[str, Any]] = []
         own: list[Message] = []
-        used = 0
+        used, run_id = 0, run.id
         for rendered, message in self._newest_first(project, run):
-            if rendered.run_id == run.id:
-                assert message is not None
-                own.append(message)
+            if rendered.run_id == run_id:
+                own.append(_need(message))
                 continue
             if len(chat) >= window or (chat and used + rendered.chars > budget):
                 break
@@ -124,28 +125,41 @@ class HistoryReader:
 
     def _newest_first(self, project: str, run: Run) -> Iterator[tuple[Rendered, Message | None]]:
         """Each message with what a turn needs of it, newest first, up to MAX_HISTORY_MESSAGES; the message itself
-        where it has to be read (this run's own, in progress, or showing image files)."""
+        where it has to be read (this run's own, in progress, or showing image files).
+
+        Ids come in two reads at most (a first page for short windows, then the rest of the cap: ids are small);
+        messages not rendered yet are read in chunks, as far as the caller goes."""
         store, thread_id = self.store, run.thread_id
         index = store.keys.messages(project, thread_id)
         after: str | None = None
         size, seen = _FIRST_PAGE, 0
         while seen < MAX_HISTORY_MESSAGES:
             page = store.page(index, limit=min(size, MAX_HISTORY_MESSAGES - seen), order="desc", after=after)
-            keys = [store.keys.message(project, thread_id, i) for i in page.ids]
-            known = self.cache.get_many(keys)
-            unread = [i for i, found in zip(page.ids, known, strict=True) if _must_read(found, run)]
-            read = dict(zip(unread, store.get_messages_by_id(project, thread_id, unread), strict=True))
-            for message_id, key, found in zip(page.ids, keys, known, strict=True):
-                if message_id not in read:
-                    yield _need(found), None
-                else:
-                    message = read[message_id]
-                    if message is not None:  # else deleted since the index was read
-                        yield self._render(key, message), message
+            for start in range(0, len(page.ids), _CHUNK):
+                yield from self._chunk(project, run, page.ids[start : start + _CHUNK])
             seen += len(page.ids)
             if not page.has_more:
                 return
-            after, size = page.ids[-1], size * 2
+            after, size = page.ids[-1], MAX_HISTORY_MESSAGES
+
+    def _chunk(self, project: str, run: Run, ids: list[str]) -> Iterator[tuple[Rendered, Message | None]]:
+        store, thread_id, run_id = self.store, run.thread_id, run.id
+        keys = [store.keys.message(project, thread_id, i) for i in ids]
+        known = self.cache.get_many(keys)
+        unread = [
+            i
+            for i, found in zip(ids, known, strict=True)
+            if found is None or found.chat is None or found.run_id == run_id
+        ]
+        if not unread:  # the common case: every message was rendered before
+            yield from zip(known, itertools.repeat(None))
+            return
+        read = dict(zip(unread, store.get_messages_by_id(project, thread_id, unread), strict=True))
+        for message_id, key, found in zip(ids, keys, known, strict=True):
+            if message_id not in read:
+                yield _need(found), None
+            elif (message := read[message_id]) is not None:  # else deleted since the index was read
+                yield self._render(key, message), message
 
     def _render(self, key: str, message: Message) -> Rendered:
         images = any(part["type"] == "image_file" for part in message.content) and message.role == "user"
@@ -158,10 +172,6 @@ class HistoryReader:
         if message.status in _FINISHED:
             self.cache.put(key, rendered)
         return rendered
-
-
-def _must_read(known: Rendered | None, run: Run) -> bool:
-    return known is None or known.chat is None or known.run_id == run.id
 
 
 def _need(found: T | None) -> T:
