@@ -280,7 +280,9 @@ class RedisStore:
         # An error here leaves the entries: the commit may have landed, and entries of a run that did not are dropped.
         reply = self._scripts.commit(keys=script_keys, args=args)
         status = int(reply[0])
-        if (status != 1 and starting) or (commit.active == "release" and r):
+        # A run that did not start gives back what it reserved; one that ended, once its end is written (a release
+        # whose guard failed leaves an active run, which keeps its entries).
+        if (status != 1 and starting) or (status == 1 and commit.active == "release" and r):
             self._unindex(p, t, r)
         if status == 2:
             raise ThreadBusy(f"Thread {t} already has an active run {reply[1]}.", active_run_id=str(reply[1]))

@@ -14,7 +14,7 @@ from redis.crc import key_slot
 
 from orchestrator.domain.requests import AssistantCreate, MessageCreate, RunCreate, ToolOutput, ToolOutputsSubmit
 from orchestrator.domain.status import RunStatus
-from orchestrator.errors import ThreadBusy, TooManyActiveRuns
+from orchestrator.errors import ConcurrentUpdate, ThreadBusy, TooManyActiveRuns
 from orchestrator.services import assistants, recovery, runs, threads
 from orchestrator.services.recovery import RecoveryPolicy
 from orchestrator.store import Commit, Keys, RedisStore
@@ -109,6 +109,16 @@ def test_a_run_ended_normally_leaves_no_entry_behind(store: RedisStore) -> None:
     runs.cancel_run(store, RecordingDispatcher(), "p", thread_id, run_id)
     assert store.client.zscore(store.keys.expiring(member), member) is None
     assert store.client.zscore(store.keys.active_runs("p"), run_id) is None
+
+
+def test_a_release_whose_guard_fails_keeps_the_run_indexed(store: RedisStore) -> None:
+    thread_id, run_id = start(store)
+    member = expiry_member("p", thread_id, run_id)
+    stale = Commit(project="p", thread_id=thread_id, run_id=run_id, active="release", guards={"ver": ("999",)})
+    with pytest.raises(ConcurrentUpdate):
+        store.commit(stale)
+    assert store.client.zscore(store.keys.expiring(member), member) is not None
+    assert store.client.zscore(store.keys.active_runs("p"), run_id) is not None
 
 
 def test_a_refused_start_gives_back_what_it_reserved(store: RedisStore) -> None:
