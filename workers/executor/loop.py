@@ -152,8 +152,8 @@ class RunExecutor:
             if outcome is not None:
                 return outcome
             record = ledger.read()
-        # `record` was read right after the claim (the lease it took since changes no field the loop reads): the
-        # first turn starts from it, later ones from a fresh read. Writes are guarded whatever was read.
+        # `record` is the run as claimed (the lease renewed since changes no field the loop reads): the first turn
+        # starts from it, later ones from a fresh read. Writes are guarded whatever was read.
         while True:
             run = record.run
             if run.status is not RunStatus.IN_PROGRESS:
