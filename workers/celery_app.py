@@ -27,9 +27,11 @@ from workers.tools.file_search.tool import run_search
 from workers.tools.results import record_result
 
 #: pool name -> (queue, Celery pool implementation, default concurrency). Runs and tools are I/O bound
-#: (model calls, child processes), so threads serve many at once in one process.
+#: (model calls, child processes), so threads serve many at once in one process. A run waits on its model stream
+#: (read by a thread of its own, workers/executor/readers.py) and costs CPU only per piece it gets, so one run
+#: worker carries 256 runs in flight.
 POOLS: dict[str, tuple[str, str, int]] = {
-    "runs": (RUNS_QUEUE, "threads", 32),
+    "runs": (RUNS_QUEUE, "threads", 256),
     "code_interpreter": (SERVER_TOOLS["code_interpreter"][0], "threads", 4),
     "file_search": (SERVER_TOOLS["file_search"][0], "threads", 4),
 }

@@ -1,5 +1,6 @@
 """Reading a model stream so that a cancel or an expiry stops it within a second, even while the model is
-silent: the stream is read on a helper thread and the executor waits on a queue it can stop waiting on.
+silent: the stream is read on a reader thread (`readers`) and the executor waits on a queue it can stop waiting
+on.
 
 Closing a connection from another thread does not reliably wake a read blocked on it, so the executor never
 blocks on the socket itself.
@@ -20,6 +21,7 @@ from typing import Any
 
 from orchestrator.errors import ConcurrentUpdate
 from orchestrator.settings import get_settings
+from workers.executor import readers
 from workers.executor.llm import ChatModel, Closable, Piece
 
 
@@ -58,10 +60,7 @@ def read_until_stopped(
     items: queue.Queue[Any] = queue.Queue()
     streams: list[Closable] = []
 
-    reader = threading.Thread(
-        target=_produce, args=(model, request, items, streams, stop), name="model-stream", daemon=True
-    )
-    reader.start()
+    readers.shared().run(functools.partial(_produce, model, request, items, streams, stop))
     quiet = 0.0
     held = False  # a piece was yielded since the last IDLE
     try:
@@ -90,7 +89,7 @@ def read_until_stopped(
             held = True
             yield item
     finally:
-        stop.set()  # the helper thread drops the rest at its next piece
+        stop.set()  # the reader drops the rest at its next piece
         for stream in streams:
             with contextlib.suppress(Exception):  # best effort: frees the connection sooner
                 stream.close()
@@ -107,7 +106,7 @@ def _next(items: queue.Queue[Any], idle_s: float | None) -> Any:
 def _produce(
     model: ChatModel, request: dict[str, Any], items: queue.Queue[Any], streams: list[Closable], stop: threading.Event
 ) -> None:
-    """The helper thread: the model's pieces into `items`, then any exception, then `_END`."""
+    """The reader's job: the model's pieces into `items`, then any exception, then `_END`."""
     try:
         for piece in model.stream(request, on_open=streams.append):
             items.put(piece)
