@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from celery import Celery
 
 from orchestrator import broker
 from orchestrator.domain.tools import SERVER_TOOLS
+from orchestrator.services import kombu_redis
 
 EXECUTE_RUN_TASK = "orchestrator.runs.execute"
 #: Parse, chunk, embed and index one file of a vector store; runs in the file_search pool.
@@ -35,11 +37,10 @@ class CeleryDispatcher:
         self.app = app
 
     def execute_run(self, project: str, thread_id: str, run_id: str, token: str) -> None:
-        self.app.send_task(
-            EXECUTE_RUN_TASK,
-            kwargs={"project": project, "thread_id": thread_id, "run_id": run_id, "token": token},
-            queue=RUNS_QUEUE,
-        )
+        kwargs = {"project": project, "thread_id": thread_id, "run_id": run_id, "token": token}
+        # The message's argsrepr/kwargsrepr headers given as they are: Celery's default `saferepr` of the same
+        # few strings costs about 0.15 ms per run.
+        self.app.send_task(EXECUTE_RUN_TASK, kwargs=kwargs, queue=RUNS_QUEUE, argsrepr="()", kwargsrepr=repr(kwargs))
 
     def run_tool(self, tool_type: str, payload: dict[str, Any]) -> None:
         self.app.send_task(tool_task_name(tool_type), kwargs={"payload": payload}, queue=SERVER_TOOLS[tool_type][0])
@@ -65,4 +66,6 @@ def make_producer(broker_url: str, redis_options: Mapping[str, str | int]) -> Ce
         task_default_queue=RUNS_QUEUE,
         **broker.celery_conf(broker_url, POOL_QUEUES.values(), redis_options),
     )
+    if urlsplit(broker_url).scheme == "redis":
+        app.conf.broker_transport = kombu_redis.Transport  # one client per channel for sending, not one per send
     return app
