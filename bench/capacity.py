@@ -13,7 +13,7 @@ import httpx
 from bench import concurrency, scaling
 from bench.common import create_assistant
 from bench.concurrency import Load, Outcome
-from bench.stack import BENCH_STOP_TIMEOUT_S, running_stack
+from bench.stack import BENCH_TIMEOUTS, running_stack
 
 Row = tuple[str, str, float | None, float | None, str, str, str]
 
@@ -33,11 +33,12 @@ HOW = """- **Concurrency**: a stack of its own, `orchestrator up --run-workers 1
   minus before (after a warm-up), divided by the streams / active runs at once. Lost events: every stream checked
   against its run's event log in Redis (each entry id received; the deltas' text equal to the
   `thread.message.completed` text); errors: non-200, no `[DONE]`, duplicates or disorder, runs not completed.
-- **Scaling**: `bench/scaling.py`: for 1, 2 and 4 run-worker processes, a fresh `orchestrator up` (the state on one
-  embedded server, or with `--scaling-cluster N` on an embedded N-master Redis Cluster), polled runs from 128
-  clients, the built-in mock answering after 200 ms, 8 runs at once per worker process; runs/s over the
-  server-side makespan (first `thread.run.created` to last `thread.run.completed`), each run checked to have run
-  exactly once. Its floor is linear scaling: the 1-worker figure times the workers."""
+- **Scaling**: `bench/scaling.py`: for 1, 2 and 4 run-worker processes, a fresh `orchestrator up --redis-cluster 3`
+  (the state on an embedded 3-master Redis Cluster, the broker on an embedded server of its own; with
+  `--scaling-cluster 0`, state and broker on one embedded server), polled runs from 128 clients, the built-in mock
+  answering after 200 ms, 8 runs at once per worker process; runs/s over the server-side makespan (first
+  `thread.run.created` to last `thread.run.completed`), each run checked to have run exactly once. Its floor is
+  linear scaling: the 1-worker figure times the workers."""
 
 
 def concurrency_figures(
@@ -48,7 +49,7 @@ def concurrency_figures(
     args = ("--run-workers", "1", "--tool-workers", "1", "--run-concurrency", str(load.runs))
     # Every stream is one request: the per-key bucket (ORCH_RATE_LIMIT_*) would answer 429 to a burst of them.
     env = {**env, "ORCH_RATE_LIMIT_RPS": "0"}
-    with running_stack(work, env=env, redis_url=redis_url, args=args, stop_timeout_s=BENCH_STOP_TIMEOUT_S) as stack:
+    with running_stack(work, env=env, redis_url=redis_url, args=args, timeouts=BENCH_TIMEOUTS) as stack:
         with httpx.Client(timeout=30) as http:
             assistant = create_assistant(http, stack.base_url)
         concurrency.measure(stack, assistant, Load(2, 1, 3, 0.01, 60))  # warm up: imports, pools, first claims

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.stack import BENCH_STOP_TIMEOUT_S, KEY_A, Stack, running_stack
+from bench.stack import BENCH_TIMEOUTS, KEY_A, Stack, running_stack
 
 HEADERS = {"Authorization": f"Bearer {KEY_A}", "OpenAI-Beta": "assistants=v2"}
 
@@ -22,9 +22,7 @@ HEADERS = {"Authorization": f"Bearer {KEY_A}", "OpenAI-Beta": "assistants=v2"}
 def stack(*args: str) -> Iterator[Stack]:
     with (
         tempfile.TemporaryDirectory() as tmp,
-        running_stack(
-            Path(tmp), env={"ORCH_LOG_LEVEL": "WARNING"}, args=args, stop_timeout_s=BENCH_STOP_TIMEOUT_S
-        ) as running,
+        running_stack(Path(tmp), env={"ORCH_LOG_LEVEL": "WARNING"}, args=args, timeouts=BENCH_TIMEOUTS) as running,
     ):
         yield running
 

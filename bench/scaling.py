@@ -14,25 +14,18 @@ from collections import Counter
 from typing import Any
 
 import httpx
-import redis
 
 from bench.common import create_assistant, drive, percentiles, stack
 from bench.stack import PROJECT_A, Stack
 from orchestrator.store import Keys
-
-
-def state_client(running: Stack, cluster: int) -> Any:
-    """A client of the stack's state: a cluster client when the state is on a Redis Cluster."""
-    if cluster:
-        return redis.RedisCluster.from_url(running.redis_url, decode_responses=True)
-    return redis.Redis.from_url(running.redis_url, decode_responses=True)
+from orchestrator.store.clients import state_client
 
 
 def exactly_once(running: Stack, results: list[tuple[str, str]], cluster: int = 0) -> tuple[Counter[str], float]:
     """Each run has one claim (one `in_progress`) and one completion. Returns runs per worker process and the
     server-side makespan: from the first `thread.run.created` to the last `thread.run.completed`, read from the
     event logs' entry ids (millisecond timestamps), so client polling does not blur it."""
-    client = state_client(running, cluster)
+    client = state_client(running.redis_url, cluster=bool(cluster))  # the seed node's URL on a cluster
     keys = Keys(running.key_prefix)
     per_worker: Counter[str] = Counter()
     pipe = client.pipeline(transaction=False)

@@ -30,7 +30,7 @@ from bench import capacity
 from bench.concurrency import Load
 from bench.concurrency import summary as concurrency_summary
 from bench.procs import cpu_seconds
-from bench.stack import BENCH_STOP_TIMEOUT_S, KEY_A, REPO_ROOT, Stack, free_port, running_stack
+from bench.stack import BENCH_TIMEOUTS, KEY_A, REPO_ROOT, Stack, free_port, running_stack
 
 FLOORS = Path(os.environ.get("ORCH_BENCH_FLOORS", str(REPO_ROOT.parent / "shared" / "floors")))
 HEADERS = {"Authorization": f"Bearer {KEY_A}", "OpenAI-Beta": "assistants=v2"}
@@ -382,7 +382,7 @@ def measure(sizes: Sizes, report: Report, work: Path, langgraph: str | None = No
             env = {"ORCH_MODEL_BASE_URL": mock_url, "ORCH_MODEL_API_KEY": "mock"}
             args = ("--run-workers", "1", "--tool-workers", "1")
             with running_stack(
-                work / "stack", env=env, redis_url=redis_url, args=args, stop_timeout_s=BENCH_STOP_TIMEOUT_S
+                work / "stack", env=env, redis_url=redis_url, args=args, timeouts=BENCH_TIMEOUTS
             ) as stack:
                 measure_stack(stack, sizes, report, celery, mock.pid, shared_redis, mock_url)
                 if peer is not None:
@@ -401,7 +401,7 @@ def measure(sizes: Sizes, report: Report, work: Path, langgraph: str | None = No
                 wait_http(f"{tap_url}/models")
                 env = {"ORCH_MODEL_BASE_URL": tap_url, "ORCH_MODEL_API_KEY": "mock"}
                 with running_stack(
-                    work / "tapped", env=env, redis_url=redis_url, args=args, stop_timeout_s=BENCH_STOP_TIMEOUT_S
+                    work / "tapped", env=env, redis_url=redis_url, args=args, timeouts=BENCH_TIMEOUTS
                 ) as stack:
                     per_token(stack, tap_url, sizes, report)
     print("scaling (a stack per run-worker count)")
@@ -791,9 +791,8 @@ Where each comes from, traced to the scripts in `orchestrator/store/scripts/` an
   minute here: `python3 -m venv /tmp/lgvenv && /tmp/lgvenv/bin/pip install 'langgraph-cli[inmem]'`, then
   `python -m bench --langgraph /tmp/lgvenv/bin/python` (or `ORCH_BENCH_LANGGRAPH_PYTHON`) adds it (about a minute
   more) and a streamed load at its 50 clients.
-- The scaling figures on a Redis Cluster: `python -m bench --scaling-cluster 3` keeps the scaling stacks' state on
-  an embedded 3-master cluster (`orchestrator up --redis-cluster 3`); `python -m bench.scaling` runs that load
-  alone (`--cluster 3` likewise).
+- The scaling figures on one server: `python -m bench --scaling-cluster 0` starts the scaling stacks without a
+  cluster; `python -m bench.scaling --cluster 3` runs the scaling load alone (on one server without `--cluster`).
 - `bench/latency.py` remains as a separate, older benchmark.
 
 Reproduce: `make bench` (= `.venv/bin/python -m bench`), or `--quick` for a seconds-long smoke run.
@@ -807,9 +806,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="python of a venv with langgraph-cli[inmem]: include the LangGraph dev peer")  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="where benchmarks.md and the plots go "
                         "(default docs/, or a temporary folder with --quick)")  # fmt: skip
-    parser.add_argument("--scaling-cluster", type=int, default=int(os.environ.get("ORCH_BENCH_SCALING_CLUSTER", "0")),
-                        help="masters of the embedded Redis Cluster the scaling stacks keep their state on "
-                        "(0: one embedded server)")  # fmt: skip
+    parser.add_argument("--scaling-cluster", type=int, default=int(os.environ.get("ORCH_BENCH_SCALING_CLUSTER", "3")),
+                        help="masters of the embedded Redis Cluster the scaling stacks keep their state on, as issue 8 "
+                        "asks (0: one embedded server for state and broker)")  # fmt: skip
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else DEFAULT
     out: Path = args.out or (Path(tempfile.mkdtemp(prefix="bench-")) if args.quick else REPO_ROOT / "docs")
