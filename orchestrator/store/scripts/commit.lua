@@ -17,7 +17,8 @@
 -- ARGV[1]  run id ('' when no run is involved)
 -- ARGV[2]  active mode: '' | 'acquire' (thread must be free; it becomes held by ARGV[1]) |
 --          'release' (drop the hold if ARGV[1] has it) | 'free' (thread must not be held by another run)
--- ARGV[3]  pub/sub channel for the events
+-- ARGV[3]  pub/sub channel rung once per commit with events (a doorbell: the message is the last event's id and
+--          the events' names; readers take the events themselves from the log, so their data crosses Redis once)
 -- ARGV[4]  event log maxlen (approximate)
 -- ARGV[5]  event log TTL in seconds, applied on 'release'
 -- then: ng, ng x (field, allowed values joined by '|', '' meaning absent or empty)
@@ -30,22 +31,32 @@
 -- {2, active run id} when the thread is held by another run.
 
 local run_id, mode = ARGV[1], ARGV[2]
-local active = redis.call('GET', KEYS[3])
+-- Only the active modes look at the thread's hold (most commits, a run's deltas among them, have none).
+local active = false
+if mode ~= '' then
+  active = redis.call('GET', KEYS[3])
+end
 if (mode == 'acquire' and active) or (mode == 'free' and active and active ~= run_id) then
   return {2, active}
 end
 
 local i = 6
 local ng = tonumber(ARGV[i]); i = i + 1
-for _ = 1, ng do
-  local field, allowed = ARGV[i], ARGV[i + 1]
-  i = i + 2
-  local current = redis.call('HGET', KEYS[1], field) or ''
-  local ok = false
-  for value in string.gmatch(allowed .. '|', '([^|]*)|') do
-    if value == current then ok = true break end
+if ng > 0 then
+  -- Every guarded field in one read.
+  local fields = {}
+  for g = 1, ng do fields[g] = ARGV[i + 2 * (g - 1)] end
+  local values = redis.call('HMGET', KEYS[1], unpack(fields))
+  for g = 1, ng do
+    local field, allowed = ARGV[i], ARGV[i + 1]
+    i = i + 2
+    local current = values[g] or ''
+    local ok = false
+    for value in string.gmatch(allowed .. '|', '([^|]*)|') do
+      if value == current then ok = true break end
+    end
+    if not ok then return {0, field, current} end
   end
-  if not ok then return {0, field, current} end
 end
 
 local nh = tonumber(ARGV[i]); i = i + 1
@@ -81,12 +92,15 @@ if mode == 'acquire' then
 end
 
 local result = {1, ver}
+local names = {}
 while i < #ARGV do
   local name, data = ARGV[i], ARGV[i + 1]
   i = i + 2
-  local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'e', name, 'd', data)
-  redis.call('PUBLISH', ARGV[3], id .. '\n' .. name .. '\n' .. data)
-  table.insert(result, id)
+  table.insert(result, redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'e', name, 'd', data))
+  table.insert(names, name)
+end
+if #names > 0 and ARGV[3] ~= '' then
+  redis.call('PUBLISH', ARGV[3], result[#result] .. '\n' .. table.concat(names, '\n'))
 end
 
 if mode == 'release' then

@@ -8,7 +8,7 @@
 -- ARGV[1]  call id
 -- ARGV[2]  output JSON
 -- ARGV[3]  dispatch token to set when every awaited output is in
--- ARGV[4]  pub/sub channel
+-- ARGV[4]  pub/sub channel (rung once with the last event's id and the events' names)
 -- ARGV[5]  event log maxlen
 -- then: events as (name, data) pairs, published only when the output is new
 --
@@ -21,10 +21,15 @@ if status ~= 'in_progress' or awaiting == 0 then return {'stale'} end
 if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return {'duplicate'} end
 
 local i = 6
+local id, names = nil, {}
 while i < #ARGV do
-  local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'e', ARGV[i], 'd', ARGV[i + 1])
-  redis.call('PUBLISH', ARGV[4], id .. '\n' .. ARGV[i] .. '\n' .. ARGV[i + 1])
+  id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'e', ARGV[i], 'd', ARGV[i + 1])
+  table.insert(names, ARGV[i])
   i = i + 2
+end
+if id then
+  -- A doorbell, as in commit.lua: readers take the events from the log.
+  redis.call('PUBLISH', ARGV[4], id .. '\n' .. table.concat(names, '\n'))
 end
 
 if redis.call('HLEN', KEYS[2]) < awaiting then return {'waiting'} end
