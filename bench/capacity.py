@@ -124,7 +124,7 @@ def plot_concurrency(outcome: Outcome, out: Path) -> str:
     right.set_ylabel("MB")
     lines = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     labels = left.get_legend_handles_labels()[1] + right.get_legend_handles_labels()[1]
-    left.legend(lines, labels, fontsize=7, loc="upper right")
+    left.legend(lines, labels, fontsize=7, loc="center right")
     left.set_title("concurrency (targets dotted: 1,000 streams, 200 runs)")
     fig.tight_layout()
     name = "bench-concurrency.png"

@@ -1,6 +1,6 @@
 """The one-command benchmark: every figure of issue 8 beside its floor, measured in the same run.
 
-.venv/bin/python -m bench            # the default run (about 5 minutes), writes docs/benchmarks.md and plots
+.venv/bin/python -m bench            # the default run (10-15 minutes on 2 cores), writes docs/benchmarks.md and plots
 .venv/bin/python -m bench --quick    # seconds; a smoke run (CI), writes to --out
 """
 
