@@ -114,14 +114,17 @@ class RunLedger:
         last_error: RunLastError | None = None,
         incomplete_reason: str | None = None,
         usage_update: Callable[[Run], Run] = lambda run: run,
+        read: RunRecord | None = None,
     ) -> tuple[Run, CommitResult]:
         """Apply `event` with compare-and-set, re-reading and re-applying when another writer got there first.
 
         `plan` adds what the transition writes besides the run; it is called again on every attempt with the
-        fresh record. Raises `InvalidTransition` when the fresh status no longer allows the event.
+        fresh record. `read` is the record the caller just read, for the first attempt (its version guards the
+        commit, so a stale one costs a retry, never a lost write). Raises `InvalidTransition` when the fresh
+        status no longer allows the event.
         """
         for _ in range(CAS_ATTEMPTS):
-            record = self.read()
+            record, read = read or self.read(), None
             run = apply(
                 usage_update(record.run), event, now_s(), last_error=last_error, incomplete_reason=incomplete_reason
             )

@@ -167,16 +167,22 @@ def cancel_run(store: RedisStore, dispatcher: Dispatcher, project: str, thread_i
     if status is RunStatus.CANCELLING:
         return record.run
     token = new_token()
+    handed_on = False  # whether the attempt that landed gave the run to a new executor (dispatch = token)
+
+    def plan(rec: RunRecord, cancelling: Run) -> Change:
+        nonlocal handed_on
+        change = _cancel_plan(ledger, rec, cancelling, token)
+        handed_on = change.fields.get("dispatch") == token
+        return change
+
     try:
-        run, _ = ledger.transition(RunEvent.REQUEST_CANCEL, plan=lambda rec, run: _cancel_plan(ledger, rec, run, token))
+        run, _ = ledger.transition(RunEvent.REQUEST_CANCEL, plan=plan, read=record)
     except InvalidTransition:
         return _read(ledger).run
     if run.status is RunStatus.CANCELLING:
         store.client.publish(store.keys.control_channel(), run_id)
-        fresh = _read(ledger)
-        if fresh.dispatch == token:
+        if handed_on:
             dispatcher.execute_run(project, thread_id, run_id, token)
-        return fresh.run
     return run
 
 

@@ -136,8 +136,8 @@ class Keys:
         return f"{self.prefix}:apikeys:ids"
 
     def rate_limit(self, key_id: str) -> str:
-        """Token bucket of one API key."""
-        return f"{self.prefix}:ratelimit:{key_id}"
+        """Token bucket of one API key (a string; `ratelimit:` held an earlier version's hash, left to expire)."""
+        return f"{self.prefix}:ratebucket:{key_id}"
 
     def active_runs(self, project: str) -> str:
         """Sorted set: the project's active runs scored by expires_at, for the active-run cap. A run reserves its

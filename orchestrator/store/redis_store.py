@@ -282,8 +282,9 @@ class RedisStore:
         status = int(reply[0])
         # A run that did not start gives back what it reserved; one that ended, once its end is written (a release
         # whose guard failed leaves an active run, which keeps its entries).
-        if (status != 1 and starting) or (status == 1 and commit.active == "release" and r):
-            self._unindex(p, t, r)
+        ended = status == 1 and commit.active == "release" and bool(r)
+        if (status != 1 and starting) or ended:
+            self._unindex(p, t, r, ended=ended)
         if status == 2:
             raise ThreadBusy(f"Thread {t} already has an active run {reply[1]}.", active_run_id=str(reply[1]))
         if status == 0:
@@ -308,13 +309,17 @@ class RedisStore:
             member = expiry_member(p, t, r)
             self.client.zadd(self.keys.expiring(member), {member: commit.expires_at})
 
-    def _unindex(self, project: str, thread_id: str, run_id: str) -> None:
+    def _unindex(self, project: str, thread_id: str, run_id: str, *, ended: bool) -> None:
         """After the commit that ends a run (or in place of one that did not start it): drop its expiry entry and
-        give back its place under the cap. A crash before this leaves entries the sweeper and the cap drop."""
+        give back its place under the cap; once it `ended`, also the sweeper's look (nobody owes an ended run
+        work). One round trip (on a cluster, one per node); a crash before it leaves entries the sweeper and the
+        cap drop."""
         member = expiry_member(project, thread_id, run_id)
         pipe = self.client.pipeline(transaction=False)
         pipe.zrem(self.keys.expiring(member), member)
         pipe.zrem(self.keys.active_runs(project), run_id)
+        if ended:
+            pipe.zrem(self.keys.leases(member), member)
         pipe.execute()
 
     def run_index_entries(self, project: str, thread_id: str, run_id: str) -> list[tuple[str, str]]:

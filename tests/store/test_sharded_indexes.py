@@ -106,9 +106,11 @@ def test_a_run_ended_normally_leaves_no_entry_behind(store: RedisStore) -> None:
     member = expiry_member("p", thread_id, run_id)
     assert store.client.zscore(store.keys.expiring(member), member) is not None  # indexed before its commit
     assert store.client.zscore(store.keys.active_runs("p"), run_id) is not None
+    assert store.client.zscore(store.keys.leases(member), member) is not None  # the look its send scheduled
     runs.cancel_run(store, RecordingDispatcher(), "p", thread_id, run_id)
     assert store.client.zscore(store.keys.expiring(member), member) is None
     assert store.client.zscore(store.keys.active_runs("p"), run_id) is None
+    assert store.client.zscore(store.keys.leases(member), member) is None  # dropped with the others
 
 
 def test_a_release_whose_guard_fails_keeps_the_run_indexed(store: RedisStore) -> None:
@@ -119,6 +121,7 @@ def test_a_release_whose_guard_fails_keeps_the_run_indexed(store: RedisStore) ->
         store.commit(stale)
     assert store.client.zscore(store.keys.expiring(member), member) is not None
     assert store.client.zscore(store.keys.active_runs("p"), run_id) is not None
+    assert store.client.zscore(store.keys.leases(member), member) is not None
 
 
 def test_a_refused_start_gives_back_what_it_reserved(store: RedisStore) -> None:

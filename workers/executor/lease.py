@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import structlog
 
 from orchestrator.store import RedisStore
+from orchestrator.store.keys import expiry_member
 
 log = structlog.get_logger(__name__)
 
@@ -35,14 +36,21 @@ class LeaseKeeper:
         self._thread: threading.Thread | None = None
 
     def hold(self, project: str, thread_id: str, run_id: str, holder: str) -> None:
-        """Take the lease at once (the claim just set `holder`), then keep renewing it until `release`."""
+        """Keep renewing the lease the claim just took (it set `holder` and `lease`) until `release`.
+
+        The claim's commit cannot move the run's look in the leases index (another slot), so that is done here:
+        to just past the claim's lease, when the sweeper finds a lease nobody renewed. A crash before this leaves
+        the look the send scheduled, which finds the lease alive or lapsed all the same."""
         held = Held(project, thread_id, run_id, holder)
         with self._lock:
             self._held[run_id] = held
             if self._thread is None:
                 self._thread = threading.Thread(target=self._renew_forever, name="lease-keeper", daemon=True)
                 self._thread.start()
-        self._renew(held)
+        try:
+            self.store.reschedule_look(expiry_member(project, thread_id, run_id), self.deadline())
+        except Exception:
+            log.warning("lease.look_failed", run_id=run_id, exc_info=True)  # the send's look is still there
 
     def release(self, run_id: str) -> None:
         with self._lock:

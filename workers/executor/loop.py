@@ -96,8 +96,9 @@ class RunExecutor:
                 self.watcher.forget(run_id)
             if self.leases is not None:
                 self.leases.release(run_id)
-            if outcome in _NOTHING_OWED:
-                # Best effort: the sweeper would find the run needs nothing and drop it from the index itself.
+            if outcome in _WAITS_ON_CLIENT:
+                # Best effort: the sweeper would find the run needs nothing and drop it from the index itself. (A run
+                # that ended lost its look with the commit that ended it: RedisStore.commit.)
                 self.store.forget_look(expiry_member(project, thread_id, run_id))
         return outcome
 
@@ -413,8 +414,8 @@ _CUT_SHORT = {
     "content_filter": ("content_filter", "content_filter"),
 }
 
-#: Outcomes after which nobody owes the run work: finished, or waiting on the client.
-_NOTHING_OWED = frozenset({"completed", "incomplete", "failed", "cancelled", "expired", "requires_action"})
+#: Outcomes after which nobody owes the run work though it has not ended: it waits on the client.
+_WAITS_ON_CLIENT = frozenset({"requires_action"})
 
 
 def _uses_code(run: Run) -> bool:
