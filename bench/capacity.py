@@ -13,7 +13,7 @@ import httpx
 from bench import concurrency, scaling
 from bench.common import create_assistant
 from bench.concurrency import Load, Outcome
-from bench.stack import BENCH_TIMEOUTS, running_stack
+from bench.stack import BENCH_TIMEOUTS, Stack, running_stack
 
 Row = tuple[str, str, float | None, float | None, str, str, str]
 
@@ -50,10 +50,16 @@ def concurrency_figures(
     # Every stream is one request: the per-key bucket (ORCH_RATE_LIMIT_*) would answer 429 to a burst of them.
     env = {**env, "ORCH_RATE_LIMIT_RPS": "0"}
     with running_stack(work, env=env, redis_url=redis_url, args=args, timeouts=BENCH_TIMEOUTS) as stack:
-        with httpx.Client(timeout=30) as http:
-            assistant = create_assistant(http, stack.base_url)
-        concurrency.measure(stack, assistant, Load(2, 1, 3, 0.01, 60))  # warm up: imports, pools, first claims
-        outcome = concurrency.measure(stack, assistant, load)
+        return concurrency_on(stack, load, warm_up=True)
+
+
+def concurrency_on(stack: Stack, load: Load, warm_up: bool) -> tuple[list[Row], Outcome]:
+    """The concurrency load on a running stack (the smoke run's loads are small enough for the main one)."""
+    with httpx.Client(timeout=30) as http:
+        assistant = create_assistant(http, stack.base_url)
+    if warm_up:
+        concurrency.measure(stack, assistant, Load(2, 1, 3, 0.01, 60))  # imports, pools, first claims
+    outcome = concurrency.measure(stack, assistant, load)
     group = "concurrency"
     rows: list[Row] = [
         (group, "streams open at once on one API process", float(outcome.peak_streams), None, "streams",

@@ -27,7 +27,7 @@ import httpx
 import redis
 
 from bench import capacity
-from bench.concurrency import Load
+from bench.concurrency import Load, Outcome
 from bench.concurrency import summary as concurrency_summary
 from bench.procs import cpu_seconds
 from bench.stack import BENCH_TIMEOUTS, KEY_A, REPO_ROOT, Stack, free_port, running_stack
@@ -62,7 +62,7 @@ class Sizes:
 # leaves the creates and followers of a loaded 2-core machine time to all be open at once.
 DEFAULT = Sizes(600, 32, 100, 5, 100, 0.01, 32, 400, 10_000, 2000, 300, 64, 3000, Load(200, 4, 60, 1.0, 300),
                 300, 128, (1, 2, 4))  # fmt: skip
-QUICK = Sizes(20, 4, 5, 1, 10, 0.01, 2, 20, 30, 100, 20, 4, 50, Load(4, 1, 10, 0.05, 60), 10, 8, (1, 2))
+QUICK = Sizes(20, 4, 5, 1, 10, 0.01, 2, 20, 30, 100, 20, 4, 50, Load(4, 1, 10, 0.05, 60), 10, 8, (1,))
 
 
 @dataclass
@@ -392,8 +392,14 @@ def measure(sizes: Sizes, report: Report, work: Path, langgraph: str | None = No
                     _, seconds = load(50, count, lambda http: stream_run(http, stack.base_url, body))
                     report.add("throughput", "streamed runs/s, 50 clients (LangGraph's `runs/wait` at 50)",
                                count / seconds, peer, "runs/s", "LangGraph dev server, no model", "≥ 5x")  # fmt: skip
-            print("concurrency (a stack of its own: one API process, one run-worker process)")
-            concurrency_figures(work / "concurrency", env, redis_url, sizes.concurrency, report)
+                if sizes is QUICK:  # a smoke run's few streams fit the main stack: one stack start less in CI
+                    print("concurrency (on the main stack: a smoke run)")
+                    add_concurrency(capacity.concurrency_on(stack, sizes.concurrency, warm_up=False), report)
+            if sizes is not QUICK:
+                print("concurrency (a stack of its own: one API process, one run-worker process)")
+                add_concurrency(
+                    capacity.concurrency_figures(work / "concurrency", env, redis_url, sizes.concurrency), report
+                )
             print("per token (a second stack, its model calls through bench/tap.py)")
             tap_port = free_port()
             tap_url = f"http://127.0.0.1:{tap_port}/v1"
@@ -412,8 +418,8 @@ def measure(sizes: Sizes, report: Report, work: Path, langgraph: str | None = No
     report.plots.append(lambda out: capacity.plot_scaling(results, out))
 
 
-def concurrency_figures(work: Path, env: dict[str, str], redis_url: str | None, load: Load, report: Report) -> None:
-    rows, outcome = capacity.concurrency_figures(work, env, redis_url, load)
+def add_concurrency(measured: tuple[list[capacity.Row], Outcome], report: Report) -> None:
+    rows, outcome = measured
     for row in rows:
         report.add(*row)
     report.extra["concurrency"] = summary = concurrency_summary(outcome)

@@ -38,7 +38,6 @@ ROWS = (
     "memory per open stream",
     "memory per active run",
     "runs/s with 1 run worker",
-    "runs/s with 2 run worker",
 )
 
 
