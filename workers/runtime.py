@@ -18,11 +18,6 @@ from workers.executor.lease import LeaseKeeper
 from workers.executor.llm import OpenAIChatModel
 from workers.executor.loop import RunExecutor
 
-#: Connections one process may open to the state. Every run in flight can hold one at a time (a run worker runs
-#: hundreds at once, one per thread of its pool); redis-py 8 caps a pool at 100 and fails the 101st borrower, which
-#: crashed runs once 200 were active. Connections are opened as needed, so the cap costs nothing below it.
-MAX_STATE_CONNECTIONS = 1024
-
 
 @dataclass
 class Runtime:
@@ -31,7 +26,7 @@ class Runtime:
 
     @cached_property
     def redis(self) -> redis.Redis:
-        return clients.for_settings(self.settings, health_check_interval=30, max_connections=MAX_STATE_CONNECTIONS)
+        return clients.for_settings(self.settings, health_check_interval=30)
 
     @cached_property
     def store(self) -> RedisStore:

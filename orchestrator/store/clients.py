@@ -16,10 +16,17 @@ from redis.cluster import RedisCluster
 
 from orchestrator.settings import Settings
 
+#: Connections one process may open to the state (per node on a cluster). A run worker runs hundreds of runs at
+#: once, one per thread of its pool, and an API process reads the logs of hundreds of runs at once; redis-py 8 caps a
+#: pool at 100 and fails the 101st borrower (runs crashed once 200 were active; the API's log reads were refused and
+#: retried). Connections are opened as needed, so the cap costs nothing below it.
+MAX_STATE_CONNECTIONS = 1024
+
 
 def state_client(url: str, *, cluster: bool, **options: Any) -> redis.Redis:
     """The synchronous client of the state at `url` (a seed node when `cluster`), responses decoded."""
     options.setdefault("decode_responses", True)
+    options.setdefault("max_connections", MAX_STATE_CONNECTIONS)
     if cluster:
         return cast(redis.Redis, RedisCluster.from_url(url, **options))
     return redis.Redis.from_url(url, **options)
@@ -28,6 +35,7 @@ def state_client(url: str, *, cluster: bool, **options: Any) -> redis.Redis:
 def async_state_client(url: str, *, cluster: bool, **options: Any) -> aioredis.Redis:
     """The asyncio client of the state at `url` (a seed node when `cluster`), responses decoded."""
     options.setdefault("decode_responses", True)
+    options.setdefault("max_connections", MAX_STATE_CONNECTIONS)
     if cluster:
         options.pop("health_check_interval", None)  # the asyncio cluster client does not take it
         return cast(aioredis.Redis, AsyncRedisCluster.from_url(url, **options))
