@@ -22,7 +22,7 @@
 -- ARGV[4]  event log maxlen (approximate)
 -- ARGV[5]  event log TTL in seconds, applied on 'release'
 -- then: ng, ng x (field, allowed values joined by '|', '' meaning absent or empty)
--- then: nh, nh x (field, value) to HSET on the run hash; `ver` is then incremented (also when documents are set)
+-- then: nh, nh x (field, value) to HSET on the run hash with `ver` + 1 (`ver` + 1 also when documents are set)
 -- then: ns, ns x document for KEYS[4 ..]
 -- then: nz, nz x member for the index keys after those
 -- then: events as (name, data) pairs to the end
@@ -40,43 +40,47 @@ if (mode == 'acquire' and active) or (mode == 'free' and active and active ~= ru
   return {2, active}
 end
 
-local i = 6
-local ng = tonumber(ARGV[i]); i = i + 1
-if ng > 0 then
-  -- Every guarded field in one read.
-  local fields = {}
-  for g = 1, ng do fields[g] = ARGV[i + 2 * (g - 1)] end
-  local values = redis.call('HMGET', KEYS[1], unpack(fields))
-  for g = 1, ng do
-    local field, allowed = ARGV[i], ARGV[i + 1]
-    i = i + 2
-    local current = values[g] or ''
-    local ok = false
-    for value in string.gmatch(allowed .. '|', '([^|]*)|') do
-      if value == current then ok = true break end
-    end
-    if not ok then return {0, field, current} end
+local ng = tonumber(ARGV[6])
+local nh = tonumber(ARGV[7 + 2 * ng])
+local ns = tonumber(ARGV[8 + 2 * ng + 2 * nh])
+-- Writing run fields, or a run's message or step, counts as a change of the run (`ver` + 1), so a stale reader's
+-- commit fails its guard.
+local bump = nh > 0 or (run_id ~= '' and ns > 0)
+
+-- Every guarded field, and the version to bump, in one read.
+local fields = {}
+for g = 1, ng do fields[g] = ARGV[5 + 2 * g] end
+if bump then table.insert(fields, 'ver') end
+local values = {}
+if #fields > 0 then values = redis.call('HMGET', KEYS[1], unpack(fields)) end
+local i = 7
+for g = 1, ng do
+  local field, allowed = ARGV[i], ARGV[i + 1]
+  i = i + 2
+  local current = values[g] or ''
+  local ok = false
+  for value in string.gmatch(allowed .. '|', '([^|]*)|') do
+    if value == current then ok = true break end
   end
+  if not ok then return {0, field, current} end
 end
 
-local nh = tonumber(ARGV[i]); i = i + 1
+i = i + 1 -- past nh
 local ver = 0
--- Writing a run's message or step counts as a change of the run, so a stale reader's commit fails its guard.
-if ARGV[1] ~= '' and nh == 0 and tonumber(ARGV[i]) > 0 then
-  ver = redis.call('HINCRBY', KEYS[1], 'ver', 1)
-end
-if nh > 0 then
+if bump then
+  -- The new version goes with the fields (one HSET, no HINCRBY): the script runs alone, so nothing moved it.
+  ver = (tonumber(values[#fields]) or 0) + 1
   local pairs_ = {}
   for _ = 1, nh do
     table.insert(pairs_, ARGV[i]); table.insert(pairs_, ARGV[i + 1])
     i = i + 2
   end
+  table.insert(pairs_, 'ver'); table.insert(pairs_, tostring(ver))
   redis.call('HSET', KEYS[1], unpack(pairs_))
-  ver = redis.call('HINCRBY', KEYS[1], 'ver', 1)
 end
 
 local k = 4
-local ns = tonumber(ARGV[i]); i = i + 1
+i = i + 1 -- past ns
 for _ = 1, ns do
   redis.call('SET', KEYS[k], ARGV[i])
   k = k + 1; i = i + 1
