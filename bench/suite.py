@@ -636,37 +636,40 @@ def long_thread(base: str, assistant: str, sizes: Sizes, probe: CpuProbe) -> lis
 # Where each Redis command of a streamed run comes from. INFO commandstats counts the calls made inside Lua
 # scripts too, so EVALSHA's own count is the number of script runs and XADD, PUBLISH... are mostly inside them.
 WHY = {
-    "evalsha": "one script run per atomic write: commit.lua (every state change and event), lease.lua, rate_limit.lua",
+    "evalsha": "one script run per atomic write: rate_limit.lua (the request), active_cap.lua (the run's place under "
+    "its project's cap), commit.lua (creation, claim, step and message, each delta commit, the end)",
     "xadd": "commit.lua: each event appended to the run's capped event log (replay, Last-Event-ID, late joiners)",
-    "publish": "commit.lua: each event published for live SSE clients (one pub/sub connection per API process); "
-    "also the cancel-notice channel",
-    "hget": "commit.lua guards (run fields) and lease.lua; reads of the run's fields by the API and the worker",
-    "zadd": "commit.lua indexes (thread messages, run steps, expiring runs, the project's active runs), lease.lua; "
-    "kombu's unacked index (acks_late)",
-    "zrem": "commit.lua (active runs released, expiry index) and kombu's unacked index on ack",
-    "get": "documents read by id (assistant, thread, message, run), the thread's active-run key in commit.lua",
-    "set": "commit.lua: documents (message, step) written by key",
-    "hset": "commit.lua run fields, lease.lua, rate_limit.lua; kombu's unacked hash",
-    "hgetall": "run hash read whole (API retrieve and stream start, worker claim)",
-    "hincrby": "commit.lua: the run's version counter and counters",
-    "xrange": "event log replay when an SSE stream starts (and the run's events read back)",
-    "multi": "kombu (Celery's Redis transport) pipelines for send and ack",
-    "exec": "kombu pipelines",
-    "time": "commit.lua and rate_limit.lua read the server clock",
+    "publish": "commit.lua: one doorbell per commit with events (the last event id and the names; streams read the "
+    "events from the log)",
+    "hmget": "commit.lua: the commit's guards and the run's version, in one read",
+    "zadd": "the run's look in the sweeper's leases index (at the send, then at the claim's lease), its expiry entry "
+    "and its place under the cap; commit.lua indexes (thread's runs, thread's and run's messages, run's steps); the "
+    "thread's first message; kombu's unacked index (acks_late)",
+    "zrem": "the run's end drops its expiry entry, cap place and sweeper look (one pipeline); kombu's unacked index "
+    "on ack",
+    "get": "rate_limit.lua bucket; the assistant; the thread's active-run key in commit.lua (start and end only)",
+    "set": "rate_limit.lua bucket (with its TTL); thread and first message; commit.lua: the thread's active-run key, "
+    "documents (message, step) written at their creation and at the end",
+    "hset": "commit.lua: the run's fields with its new version (creation, claim, step, end); kombu's unacked hash",
+    "hgetall": "the run hash read whole by the worker: to claim it, and to end it (the version guard)",
+    "xrange": "the stream's first read of the log, then one read per doorbell (or burst of them) per API process",
+    "multi": "the new thread and its first message (one transaction); kombu's (Celery's Redis transport) unacked "
+    "bookkeeping at delivery and at ack",
+    "exec": "the same transactions",
+    "time": "active_cap.lua and rate_limit.lua read the server clock",
     "brpop": "Celery worker waiting for the next task (kombu)",
     "lpush": "Celery send_task: the run's task on the runs queue",
     "expire": "commit.lua: the event log's TTL once the run ends",
-    "pexpire": "rate_limit.lua bucket TTL",
-    "hmget": "rate_limit.lua bucket read",
-    "zremrangebyscore": "commit.lua: expired entries leave the project's active-run index",
-    "zcard": "commit.lua: the project's active-run cap",
-    "del": "commit.lua: the thread's active-run key released",
+    "zremrangebyscore": "active_cap.lua: places long past their expiry (crash leftovers) leave the cap's index",
+    "zcard": "active_cap.lua: the project's active runs against its cap",
+    "del": "commit.lua: the thread's active-run key released at the end",
     "hdel": "kombu: the task leaves the unacked hash on ack",
     "subscribe": "the API's stream subscription for the run (multiplexed connection)",
-    "unsubscribe": "the stream's end",
-    "zrangebylex": "listing by index (messages of the thread read as the model's context)",
-    "zrevrangebylex": "listing by index, newest first",
-    "mget": "documents read in one call (the context's messages)",
+    "unsubscribe": "the stream's end (several channels per call when streams end together)",
+    "zrangebylex": "the run's steps read for the model's context",
+    "zrevrangebylex": "the thread's latest messages, newest first, for the model's context",
+    "mget": "the context's messages read in one call",
+    "zrangebyscore": "the sweeper's periodic read of its index shards (time-driven, not per run)",
 }
 
 
