@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from orchestrator import observe
 from orchestrator.domain.ids import new_id
 from orchestrator.domain.models import Assistant, Message, Run, RunStep, Thread
-from orchestrator.domain.requests import RunCreate, RunOptions, ThreadAndRunCreate, ToolOutputsSubmit
+from orchestrator.domain.requests import RunCreate, RunOptions, ThreadAndRunCreate, ThreadCreate, ToolOutputsSubmit
 from orchestrator.domain.status import TERMINAL_RUN_STATUSES, RunStatus, StepStatus
 from orchestrator.domain.step_include import step_wire
 from orchestrator.domain.transitions import RunEvent
@@ -91,10 +91,18 @@ def create_thread_and_run(
     if body.tool_resources is not None:
         resources = file_search.prepare_resources(store, dispatcher, project, body.tool_resources)
         body = body.model_copy(update={"tool_resources": resources})
-    thread = threads.create_thread(store, project, body.thread, dispatcher)
+    given = given or ThreadCreate()
     instructions = body.instructions if body.instructions is not None else assistant.instructions
+    if file_search.searched_attachments(given.messages or []):
+        # The thread's vector store for those files is made once the thread is written: two writes.
+        thread = threads.create_thread(store, project, given, dispatcher)
+        run = _effective_run(assistant, thread.id, body, instructions=instructions, expiry_s=expiry_s)
+        return thread, _start(store, dispatcher, project, run, messages=[], thread=thread)
+    # Else the thread and its messages are written by the commit that starts the run: one write, and a run the
+    # project's cap refuses leaves no thread behind.
+    thread, messages = threads.prepare_thread(store, project, given, dispatcher)
     run = _effective_run(assistant, thread.id, body, instructions=instructions, expiry_s=expiry_s)
-    return thread, _start(store, dispatcher, project, run, messages=[], thread=thread)
+    return thread, _start(store, dispatcher, project, run, messages=messages, thread=thread, new_thread=True)
 
 
 def _start(
@@ -105,7 +113,9 @@ def _start(
     *,
     messages: list[Message],
     thread: Thread | None = None,
+    new_thread: bool = False,
 ) -> Started:
+    """Start `run`, writing `messages` with it (and `thread`, when `new_thread`: not written yet)."""
     keys = store.keys
     token = new_token()
     commit = Commit(
@@ -127,6 +137,8 @@ def _start(
     for message in messages:
         commit.docs.append((keys.message(project, run.thread_id, message.id), message.model_dump_json().encode()))
         commit.index.append((keys.messages(project, run.thread_id), message.id))
+    if thread is not None and new_thread:
+        commit.docs.insert(0, (keys.thread(project, thread.id), thread.model_dump_json().encode()))
     if thread is not None:
         commit.event("thread.created", thread.wire())
     commit.event("thread.run.created", run.wire()).event("thread.run.queued", run.wire())

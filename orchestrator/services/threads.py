@@ -43,17 +43,8 @@ def create_thread(
 ) -> Thread:
     """A new thread; files attached for file_search go to its own vector store (ingestion needs `dispatcher`)."""
     body = body or ThreadCreate()
-    checks.require(
-        store,
-        project,
-        checks.resource_file_ids(body.tool_resources),
-        checks.messages_file_ids(body.messages, "messages"),
-    )
-    resources = file_search.prepare_resources(store, dispatcher, project, body.tool_resources)
-    now = now_s()
-    thread = Thread(id=new_id("thread_"), created_at=now, metadata=body.metadata or {}, tool_resources=resources or {})
+    thread, messages = prepare_thread(store, project, body, dispatcher)
     keys = store.keys
-    messages = [new_message(thread.id, m, now=now) for m in body.messages or []]
     store.put_indexed(
         [(keys.thread(project, thread.id), thread), *((keys.message(project, thread.id, m.id), m) for m in messages)],
         [(keys.messages(project, thread.id), m.id) for m in messages],
@@ -63,6 +54,22 @@ def create_thread(
         file_search.add_to_thread_store(store, dispatcher, project, thread.id, attached)
         thread = get_thread(store, project, thread.id)
     return thread
+
+
+def prepare_thread(
+    store: RedisStore, project: str, body: ThreadCreate, dispatcher: Dispatcher | None = None
+) -> tuple[Thread, list[Message]]:
+    """A new thread and its messages, checked and with its tool resources made, not written yet."""
+    checks.require(
+        store,
+        project,
+        checks.resource_file_ids(body.tool_resources),
+        checks.messages_file_ids(body.messages, "messages"),
+    )
+    resources = file_search.prepare_resources(store, dispatcher, project, body.tool_resources)
+    now = now_s()
+    thread = Thread(id=new_id("thread_"), created_at=now, metadata=body.metadata or {}, tool_resources=resources or {})
+    return thread, [new_message(thread.id, m, now=now) for m in body.messages or []]
 
 
 def get_thread(store: RedisStore, project: str, thread_id: str) -> Thread:

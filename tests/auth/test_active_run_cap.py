@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
-from orchestrator.domain.requests import AssistantCreate, RunCreate
+from orchestrator.domain.requests import AssistantCreate, MessageCreate, RunCreate, ThreadAndRunCreate, ThreadCreate
 from orchestrator.domain.status import RunStatus
 from orchestrator.domain.transitions import RunEvent
 from orchestrator.errors import TooManyActiveRuns
@@ -92,3 +92,32 @@ def test_a_leftover_long_past_its_expiry_is_not_counted(capped: RedisStore) -> N
     start(capped)
     start(capped)
     assert capped.client.zcard(capped.keys.active_runs("p")) == CAP
+
+
+def test_a_thread_and_run_the_cap_refuses_leaves_no_thread(capped: RedisStore) -> None:
+    for _ in range(CAP):
+        start(capped)
+    assistant = assistants.create(capped, "p", AssistantCreate(model="gpt-4o"))
+    body = ThreadAndRunCreate(
+        assistant_id=assistant.id, thread=ThreadCreate(messages=[MessageCreate(role="user", content="Hi")])
+    )
+    before = set(capped.client.scan_iter(match=f"{capped.keys.prefix}:*", count=1000))
+    with pytest.raises(TooManyActiveRuns):
+        runs.create_thread_and_run(capped, RecordingDispatcher(), "p", body, expiry_s=600)
+    # The thread and its message go with the commit that would have started the run: nothing of them is written
+    # (only the sweeper's look, scheduled before, which it drops for a run that does not exist).
+    written = set(capped.client.scan_iter(match=f"{capped.keys.prefix}:*", count=1000)) - before
+    assert [key for key in written if "{thread_" in key] == []
+
+
+def test_a_thread_and_run_writes_the_thread_and_its_messages_with_the_run(capped: RedisStore) -> None:
+    assistant = assistants.create(capped, "p", AssistantCreate(model="gpt-4o"))
+    body = ThreadAndRunCreate(
+        assistant_id=assistant.id, thread=ThreadCreate(messages=[MessageCreate(role="user", content="Hi")])
+    )
+    thread, started = runs.create_thread_and_run(capped, RecordingDispatcher(), "p", body, expiry_s=600)
+    assert threads.get_thread(capped, "p", thread.id) == thread
+    messages = capped.get_messages("p", thread.id, capped.all_ids(capped.keys.messages("p", thread.id)))
+    assert [m.content[0]["text"]["value"] for m in messages] == ["Hi"]
+    assert started.run.thread_id == thread.id
+    assert capped.client.zscore(capped.keys.active_runs("p"), started.run.id) is not None
