@@ -643,19 +643,18 @@ WHY = {
     "events from the log)",
     "hmget": "commit.lua: the commit's guards and the run's version, in one read",
     "zadd": "the run's look in the sweeper's leases index (at the send, then at the claim's lease), its expiry entry "
-    "and its place under the cap; commit.lua indexes (thread's runs, thread's and run's messages, run's steps); the "
-    "thread's first message; kombu's unacked index (acks_late)",
+    "and its place under the cap; commit.lua indexes (thread's runs and messages, run's messages and steps); "
+    "kombu's unacked index (acks_late)",
     "zrem": "the run's end drops its expiry entry, cap place and sweeper look (one pipeline); kombu's unacked index "
     "on ack",
     "get": "rate_limit.lua bucket; the assistant; the thread's active-run key in commit.lua (start and end only)",
-    "set": "rate_limit.lua bucket (with its TTL); thread and first message; commit.lua: the thread's active-run key, "
-    "documents (message, step) written at their creation and at the end",
+    "set": "rate_limit.lua bucket (with its TTL); commit.lua: the new thread and its message (with the run's "
+    "creation), the thread's active-run key, the answer's message and step at their creation and at the end",
     "hset": "commit.lua: the run's fields with its new version (creation, claim, step, end); kombu's unacked hash",
     "hgetall": "the run hash read whole by the worker: to claim it, and to end it (the version guard)",
     "xrange": "the stream's first read of the log, then one read per doorbell (or burst of them) per API process",
-    "multi": "the new thread and its first message (one transaction); kombu's (Celery's Redis transport) unacked "
-    "bookkeeping at delivery and at ack",
-    "exec": "the same transactions",
+    "multi": "kombu (Celery's Redis transport): its unacked bookkeeping at delivery and at ack",
+    "exec": "the same two transactions",
     "time": "active_cap.lua and rate_limit.lua read the server clock",
     "brpop": "Celery worker waiting for the next task (kombu)",
     "lpush": "Celery send_task: the run's task on the runs queue",
