@@ -1,7 +1,7 @@
 """The one-command benchmark: every figure of issue 8 beside its floor, measured in the same run.
 
 .venv/bin/python -m bench            # the default run (10-15 minutes on 2 cores), writes docs/benchmarks.md and plots
-.venv/bin/python -m bench --quick    # seconds; a smoke run (CI), writes to --out
+.venv/bin/python -m bench --quick    # a smoke run of a few minutes (CI), writes to --out
 """
 
 from __future__ import annotations
@@ -803,13 +803,13 @@ Where each comes from, traced to the scripts in `orchestrator/store/scripts/` an
   cluster; `python -m bench.scaling --cluster 3` runs the scaling load alone (on one server without `--cluster`).
 - `bench/latency.py` remains as a separate, older benchmark.
 
-Reproduce: `make bench` (= `.venv/bin/python -m bench`), or `--quick` for a seconds-long smoke run.
+Reproduce: `make bench` (= `.venv/bin/python -m bench`), or `--quick` for a smoke run of a few minutes.
 """
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run")
+    parser.add_argument("--quick", action="store_true", help="a smoke run of a few minutes (three small stacks)")
     parser.add_argument("--langgraph", default=os.environ.get("ORCH_BENCH_LANGGRAPH_PYTHON"),
                         help="python of a venv with langgraph-cli[inmem]: include the LangGraph dev peer")  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="where benchmarks.md and the plots go "
