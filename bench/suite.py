@@ -745,7 +745,7 @@ Written by `{command}` on {when}, on this machine kind (2 cores: the stack, the 
 share them, so absolute numbers drift; the ratios, measured side by side in one run, are what to compare).
 Everything binds to 127.0.0.1 and every load is bounded in count and time. The instant mock model
 (`orchestrator mock-model`, started by the benchmark, its CPU counted apart) stands in for the model; the stack is
-`orchestrator up --run-workers 1` (one run-worker process, 32 threads); the concurrency and scaling figures start
+`orchestrator up --run-workers 1` (one run-worker process, 256 threads); the concurrency and scaling figures start
 stacks of their own (below).
 
 {chr(10).join("- " + note for note in report.notes)}
