@@ -23,19 +23,19 @@ class BrokerStack:
     vhost: str = ""
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def rabbitmq_url() -> Iterator[str]:
     with rabbitmq.session_vhost() as url:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def rabbitmq_stack(tmp_path_factory: pytest.TempPathFactory, rabbitmq_url: str) -> Iterator[BrokerStack]:
     with running_stack(tmp_path_factory.mktemp("rabbitmq-stack"), env={"ORCH_BROKER_URL": rabbitmq_url}) as stack:
         yield BrokerStack(stack, "rabbitmq", rabbitmq_url, vhost=rabbitmq_url.rsplit("/", 1)[1])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def redis_broker_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Redis-protocol server of its own (not the state's), serving as the broker only."""
     server = embedded.start(tmp_path_factory.mktemp("redis-broker"), persist=False)
@@ -45,7 +45,7 @@ def redis_broker_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def redis_stack(tmp_path_factory: pytest.TempPathFactory, redis_broker_url: str) -> Iterator[BrokerStack]:
     """The state on the stack's own embedded server, Celery on the other one."""
     with running_stack(tmp_path_factory.mktemp("redis-stack"), env={"ORCH_BROKER_URL": redis_broker_url}) as stack:

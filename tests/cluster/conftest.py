@@ -16,7 +16,7 @@ from tests.stack import KEY_A, Stack, running_stack
 LEASE_S = 2
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cluster_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env = {"ORCH_RUN_LEASE_S": str(LEASE_S), "ORCH_TASK_RESEND_AFTER_S": "3", "ORCH_SWEEP_INTERVAL_S": "0.2"}
     args = ("--redis-cluster", "3")
@@ -24,13 +24,13 @@ def cluster_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def client(cluster_stack: Stack) -> Iterator[openai.OpenAI]:
     with cluster_stack.client(KEY_A) as sdk:
         yield sdk
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def state(cluster_stack: Stack) -> Iterator[redis.Redis]:
     """A cluster client of the stack's state."""
     client = clients.state_client(cluster_stack.redis_url, cluster=True)

@@ -20,7 +20,7 @@ REAL_REDIS_URL = "redis://127.0.0.1:6379/13"
 EXPIRY_S = 3  # whole seconds from creation, so the effective window is 2-3 s
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The main stack on the embedded server."""
     # Keep-alives after one quiet second, so a test can see them during a short tool call.
@@ -28,7 +28,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def redis_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A stack on the machine's real Redis 7; only the keys under its own prefix are removed afterwards."""
     client = redis.Redis.from_url(REAL_REDIS_URL, socket_connect_timeout=1)
@@ -53,21 +53,21 @@ def redis_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         client.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def expiry_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env = {"ORCH_RUN_EXPIRY_S": str(EXPIRY_S), "ORCH_SWEEP_INTERVAL_S": "0.2"}
     with running_stack(tmp_path_factory.mktemp("expiry-stack"), env=env) as running:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def client(stack: Stack) -> Iterator[openai.OpenAI]:
     """The SDK as project A."""
     with stack.client(KEY_A) as sdk:
         yield sdk
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def client_b(stack: Stack) -> Iterator[openai.OpenAI]:
     """The SDK as project B."""
     with stack.client(KEY_B) as sdk:

@@ -12,7 +12,7 @@ from tests.stack import Stack, running_stack
 MODEL_KEY = "sk-model-integration-secret"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env = {"ORCH_MODEL_API_KEY": MODEL_KEY, "ORCH_LOG_LEVEL": "INFO"}
     # Two runs per worker at most, so a burst of runs must spread over both processes.

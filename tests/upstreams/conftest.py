@@ -23,7 +23,7 @@ from tests.upstreams.processes import served
 from tests.upstreams.recorder import Recorder, recording_proxy
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def mock_model_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The built-in mock model as its own process; its base URL ends in /v1."""
     port = free_port()
@@ -33,32 +33,32 @@ def mock_model_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}/v1"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def recorder(mock_model_url: str) -> Iterator[Recorder]:
     with recording_proxy(mock_model_url.removesuffix("/v1")) as running:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def litellm(recorder: Recorder, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiteLLM]:
     with litellm_proxy(f"{recorder.base_url}/v1", tmp_path_factory.mktemp("litellm")) as proxy:
         yield proxy
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def litellm_stack(litellm: LiteLLM, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env = {"ORCH_MODEL_BASE_URL": litellm.base_url, "ORCH_MODEL_API_KEY": litellm.api_key}
     with running_stack(tmp_path_factory.mktemp("litellm-stack"), env=env) as running:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def litellm_client(litellm_stack: Stack) -> Iterator[openai.OpenAI]:
     with litellm_stack.client(KEY_A) as sdk:
         yield sdk
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def aimock_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A stack whose model endpoint is aimock, answering from tests/upstreams/aimock/fixtures."""
     with aimock_server(tmp_path_factory.mktemp("aimock")) as base_url:
@@ -67,7 +67,7 @@ def aimock_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def aimock_client(aimock_stack: Stack) -> Iterator[openai.OpenAI]:
     with aimock_stack.client(KEY_A) as sdk:
         yield sdk
