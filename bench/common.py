@@ -67,3 +67,24 @@ def percentiles(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
     q = statistics.quantiles(ordered, n=100) if len(ordered) > 1 else ordered * 99
     return {"p50": round(q[49], 4), "p95": round(q[94], 4), "p99": round(q[98], 4)}
+
+
+def thread_of(http: httpx.Client, base: str, count: int) -> str:
+    """A new thread of `count` short user messages, created through the API by 16 clients (the long-thread load)."""
+    thread = str(http.post(f"{base}/threads", headers=HEADERS, json={}).json()["id"])
+    url = f"{base}/threads/{thread}/messages"
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda i: http.post(url, headers=HEADERS, json={"role": "user", "content": f"m{i}"}),
+                      range(count)))  # fmt: skip
+    return thread
+
+
+def streamed_run_ms(http: httpx.Client, base: str, thread: str, body: dict[str, object]) -> float:
+    """Milliseconds from a streamed run's request on `thread` to its `[DONE]`."""
+    started = time.perf_counter()
+    with http.stream("POST", f"{base}/threads/{thread}/runs", headers=HEADERS, json=body) as response:
+        response.raise_for_status()
+        for line in response.iter_lines():
+            if line == "data: [DONE]":
+                break
+    return (time.perf_counter() - started) * 1000

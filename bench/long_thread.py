@@ -13,42 +13,23 @@ import statistics
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 import redis
 
+from bench.common import streamed_run_ms, thread_of
 from bench.stack import free_port, running_stack
-from bench.suite import HEADERS, CpuProbe, commandstats, create_assistant, kinds_of, process, wait_http
-
-
-def thread_of(http: httpx.Client, base: str, count: int) -> str:
-    thread = str(http.post(f"{base}/threads", headers=HEADERS, json={}).json()["id"])
-    url = f"{base}/threads/{thread}/messages"
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        list(pool.map(lambda i: http.post(url, headers=HEADERS, json={"role": "user", "content": f"m{i}"}),
-                      range(count)))  # fmt: skip
-    return thread
-
-
-def one_run(http: httpx.Client, base: str, thread: str, body: dict[str, Any]) -> float:
-    started = time.perf_counter()
-    with http.stream("POST", f"{base}/threads/{thread}/runs", headers=HEADERS, json=body) as response:
-        response.raise_for_status()
-        for line in response.iter_lines():
-            if line == "data: [DONE]":
-                break
-    return (time.perf_counter() - started) * 1000
+from bench.suite import CpuProbe, commandstats, create_assistant, kinds_of, process, wait_http
 
 
 def measure(
     http: httpx.Client, base: str, thread: str, body: dict[str, Any], runs: int, probe: CpuProbe, rclient: Any
 ) -> dict[str, Any]:
-    one_run(http, base, thread, body)  # warm: connections, caches, the first run's imports
+    streamed_run_ms(http, base, thread, body)  # warm: connections, caches, the first run's imports
     cpu0, (calls0, in0, out0) = probe.snapshot(), commandstats(rclient)
-    walls = [one_run(http, base, thread, body) for _ in range(runs)]
+    walls = [streamed_run_ms(http, base, thread, body) for _ in range(runs)]
     cpu1, (calls1, in1, out1) = probe.snapshot(), commandstats(rclient)
     calls = {k: (v - calls0.get(k, 0)) / runs for k, v in calls1.items() if v > calls0.get(k, 0)}
     return {

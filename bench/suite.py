@@ -27,6 +27,7 @@ import httpx
 import redis
 
 from bench import capacity
+from bench.common import streamed_run_ms, thread_of
 from bench.concurrency import Load, Outcome
 from bench.concurrency import summary as concurrency_summary
 from bench.procs import cpu_seconds
@@ -593,23 +594,10 @@ def long_thread(base: str, assistant: str, sizes: Sizes, probe: CpuProbe) -> lis
     our processes (API, run worker, Redis) per run, after one run that warms the worker's rendered messages."""
     runs = 5
     with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=32)) as http:
-
-        def thread_of(count: int) -> str:
-            thread = http.post(f"{base}/threads", headers=HEADERS, json={}).json()["id"]
-            url = f"{base}/threads/{thread}/messages"
-            with ThreadPoolExecutor(max_workers=16) as pool:
-                list(pool.map(lambda i: http.post(url, headers=HEADERS, json={"role": "user", "content": f"m{i}"}),
-                              range(count)))  # fmt: skip
-            return str(thread)
+        body: dict[str, object] = {"assistant_id": assistant, "stream": True}
 
         def one_ms(thread: str) -> float:
-            started = time.perf_counter()
-            body = {"assistant_id": assistant, "stream": True}
-            with http.stream("POST", f"{base}/threads/{thread}/runs", headers=HEADERS, json=body) as response:
-                for line in response.iter_lines():
-                    if line == "data: [DONE]":
-                        break
-            return (time.perf_counter() - started) * 1000
+            return streamed_run_ms(http, base, thread, body)
 
         def measured(thread: str) -> tuple[float, float]:
             one_ms(thread)
@@ -620,9 +608,9 @@ def long_thread(base: str, assistant: str, sizes: Sizes, probe: CpuProbe) -> lis
             return statistics.median(samples), ours / runs * 1000
 
         started = time.perf_counter()
-        big = thread_of(sizes.long_thread)
+        big = thread_of(http, base, sizes.long_thread)
         print(f"  {sizes.long_thread} messages created in {time.perf_counter() - started:.1f} s")
-        (big_ms, big_cpu), (small_ms, small_cpu) = measured(big), measured(thread_of(10))
+        (big_ms, big_cpu), (small_ms, small_cpu) = measured(big), measured(thread_of(http, base, 10))
         name = f"a thread of {sizes.long_thread:,} messages"
         return [
             (f"streamed run on {name} (median of {runs})", big_ms, small_ms, "ms", "the same on 10 messages", "≈ 1x"),
