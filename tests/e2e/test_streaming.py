@@ -214,7 +214,7 @@ def test_python_and_node_sdk_streams_survive_a_tool_silent_for_a_minute(quiet_st
                 stream.until_done()
                 python_run = stream.get_final_run()
             python_s = time.monotonic() - started
-            out, err = node_sdk.communicate(timeout=QUIET_S)
+            out, err = node_sdk.communicate(timeout=QUIET_S * 2)
         finally:
             node_sdk.kill()
     assert python_s >= QUIET_S, "the code did not keep the stream quiet for a minute"
