@@ -24,15 +24,20 @@ system-deps:
 # The official Node SDK the e2e suite drives too (tests/e2e/node, pinned by its lockfile), where npm is installed.
 NODE_E2E := tests/e2e/node
 AIMOCK := tests/upstreams/aimock
+PLAYGROUND_WEB := tests/playground/web
 node-deps:
 	@if ! command -v npm >/dev/null 2>&1; then \
-	  echo "warning: npm not installed; the Node SDK tests fail under CI and skip elsewhere" >&2; \
+	  echo "warning: npm not installed; the Node SDK and playground JS tests fail under CI and skip elsewhere" >&2; \
 	elif [ ! $(NODE_E2E)/node_modules/.package-lock.json -nt $(NODE_E2E)/package-lock.json ]; then \
 	  cd $(NODE_E2E) && npm ci --no-audit --no-fund; \
 	fi
 	@# aimock, the second OpenAI-compatible server tests/upstreams runs (pinned by its lockfile).
 	@if command -v npm >/dev/null 2>&1 && [ ! $(AIMOCK)/node_modules/.package-lock.json -nt $(AIMOCK)/package-lock.json ]; then \
 	  cd $(AIMOCK) && npm ci --no-audit --no-fund; \
+	fi
+	@# ESLint for the playground's ES modules (tests/playground/test_js.py); the page itself has no npm dependencies.
+	@if command -v npm >/dev/null 2>&1 && [ ! $(PLAYGROUND_WEB)/node_modules/.package-lock.json -nt $(PLAYGROUND_WEB)/package-lock.json ]; then \
+	  cd $(PLAYGROUND_WEB) && npm ci --no-audit --no-fund; \
 	fi
 
 lint: install

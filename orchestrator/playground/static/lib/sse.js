@@ -7,16 +7,23 @@ export class SseDecoder {
     this.event = '';
     this.data = [];
     this.id = null;
+    // A CR ended the last chunk: an LF opening the next one belongs to it (one CRLF line end, not an empty line).
+    this.pendingLf = false;
   }
 
   /** The events completed by `chunk` (a string), in order. */
   push(chunk) {
+    if (this.pendingLf && chunk) {
+      this.pendingLf = false;
+      if (chunk.startsWith('\n')) chunk = chunk.slice(1);
+    }
     this.buffer += chunk;
     const out = [];
     let newline;
     while ((newline = this.buffer.search(/\r\n|\r|\n/)) >= 0) {
       const line = this.buffer.slice(0, newline);
       const width = this.buffer.startsWith('\r\n', newline) ? 2 : 1;
+      if (width === 1 && newline === this.buffer.length - 1 && this.buffer[newline] === '\r') this.pendingLf = true;
       this.buffer = this.buffer.slice(newline + width);
       const done = this.line(line);
       if (done) out.push(done);
