@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
-  areaPath, extent, layoutBars, layoutLines, linear, linePath, niceTicks,
+  areaPath, extent, layoutBars, layoutLines, linear, linePath, nearest, niceTicks, timeAt,
 } from '../../../orchestrator/playground/static/lib/scales.js';
 
 test('extent skips gaps and non-finite values', () => {
@@ -83,4 +83,20 @@ test('layoutBars scales to the largest value; zeros and gaps get no bar', () => 
   assert.deepEqual(bars.map((bar) => bar.width), [200, 50, 0, 0]);
   assert.equal(bars[3].value, 0);
   assert.deepEqual(layoutBars([{ label: 'a', value: 0 }], 200).map((bar) => bar.width), [0]);
+});
+
+test('nearest finds the closest point that has a value', () => {
+  const points = [[10, 1], [12, null], [14, 3]];
+  assert.equal(nearest(points, 11.9), 0);
+  assert.equal(nearest(points, 12.1), 2);
+  assert.equal(nearest(points, 100), 2);
+  assert.equal(nearest([[1, null]], 1), -1);
+  assert.equal(nearest([], 1), -1);
+});
+
+test('timeAt inverts the time axis and clamps to the plot', () => {
+  const layout = layoutLines([[[90, 1], [100, 3]]], BOX, { now: 100, window: 20 });
+  assert.equal(timeAt(layout, 55), 90);
+  assert.equal(timeAt(layout, 0), 80);
+  assert.equal(timeAt(layout, 500), 100);
 });

@@ -3,7 +3,9 @@
 // (the page's CSP forbids style attributes: colours live in style.css under "Operations").
 
 import { svg } from './dom.js';
-import { layoutBars, layoutLines } from './scales.js';
+import {
+  layoutBars, layoutLines, linear, nearest, timeAt,
+} from './scales.js';
 import { compact, span } from './units.js';
 
 const WIDTH = 300;
@@ -31,6 +33,35 @@ function axes(layout, formatTick, windowSeconds) {
   return parts;
 }
 
+// Under the pointer: a rule at the nearest sample, and `show(index)` writes its values where the latest ones are
+// (`show(null)` puts those back when the pointer leaves). `points` give the samples' times.
+function hover(chart, layout, points, show) {
+  const rule = svg('line', { class: 'rule hidden', y1: layout.plot.y1, y2: layout.plot.y0 });
+  const x = linear([layout.t0, layout.t1], [layout.plot.x0, layout.plot.x1]);
+  chart.appendChild(rule);
+  chart.addEventListener('pointermove', (event) => {
+    const matrix = chart.getScreenCTM();
+    if (!matrix) return;
+    const at = new DOMPoint(event.clientX, event.clientY).matrixTransform(matrix.inverse());
+    const index = nearest(points, timeAt(layout, at.x));
+    if (index < 0) return;
+    const left = x(points[index][0]).toFixed(1);
+    rule.setAttribute('x1', left);
+    rule.setAttribute('x2', left);
+    rule.classList.remove('hidden');
+    show(index);
+  });
+  chart.addEventListener('pointerleave', () => {
+    rule.classList.add('hidden');
+    show(null);
+  });
+  return chart;
+}
+
+function clock(t) {
+  return new Date(t * 1000).toLocaleTimeString();
+}
+
 function nothing(layout, text) {
   const { plot } = layout;
   const at = { x: (plot.x0 + plot.x1) / 2, y: (plot.y0 + plot.y1) / 2 + 4 };
@@ -45,16 +76,21 @@ export function sparkline(points, options = {}) {
   const { label, format = compact, formatTick = compact, window = null, now = null, empty = 'no data yet' } = options;
   const layout = layoutLines([points], BOX, { ticks: 2, window, now });
   const [series] = layout.lines;
-  return frame(`${label}: latest ${format(series.last)}`, [
+  const latest = svg('text', { class: 'latest', x: layout.plot.x1, y: 10, 'text-anchor': 'end' },
+    series.last === null ? '' : format(series.last));
+  const chart = frame(`${label}: latest ${format(series.last)}`, [
     axes(layout, formatTick, window),
     svg('path', { class: 'area', d: series.area }),
     svg('path', { class: 'line', d: series.line }),
     series.end ? svg('circle', { class: 'dot', r: 2.5, cx: series.end[0], cy: series.end[1] }) : null,
-    series.last === null
-      ? null
-      : svg('text', { class: 'latest', x: layout.plot.x1, y: 10, 'text-anchor': 'end' }, format(series.last)),
+    latest,
     layout.empty ? nothing(layout, empty) : null,
   ]);
+  return hover(chart, layout, points, (index) => {
+    latest.textContent = index === null
+      ? (series.last === null ? '' : format(series.last))
+      : `${clock(points[index][0])}  ${format(points[index][1])}`;
+  });
 }
 
 /**
@@ -66,15 +102,26 @@ export function multiLine(series, options = {}) {
   const layout = layoutLines(series.map((item) => item.points), BOX, { ticks: 2, window, now });
   const names = series.map((item, i) => `${item.name} ${format(layout.lines[i].last)}`);
   // One text of tspans: the browser places them one after the other, ending at the right edge.
-  const legend = layout.empty ? null : svg('text', { class: 'legend', x: layout.plot.x1, y: 10, 'text-anchor': 'end' },
-    names.map((name, i) => svg('tspan', { class: series[i].className, dx: i ? 10 : null }, name)));
-  const summary = names.join(', ');
-  return frame(`${label}: ${summary}`, [
+  const parts = names.map((name, i) => svg('tspan', { class: series[i].className, dx: i ? 10 : null }, name));
+  const when = svg('tspan', { class: 'when' });
+  const legend = layout.empty
+    ? null
+    : svg('text', { class: 'legend', x: layout.plot.x1, y: 10, 'text-anchor': 'end' }, when, parts);
+  const chart = frame(`${label}: ${names.join(', ')}`, [
     axes(layout, formatTick, window),
     layout.lines.map((line, i) => svg('path', { class: ['line', series[i].className], d: line.line })),
     legend,
     layout.empty ? nothing(layout, empty) : null,
   ]);
+  // Every series has the same samples: the first one's times place the rule, whatever values are missing.
+  const times = (series[0] ? series[0].points : []).map(([t]) => [t, 0]);
+  return hover(chart, layout, times, (index) => {
+    when.textContent = index === null ? '' : `${clock(times[index][0])}  `;
+    parts.forEach((part, i) => {
+      const value = index === null ? layout.lines[i].last : series[i].points[index][1];
+      part.textContent = `${series[i].name} ${format(value)}`;
+    });
+  });
 }
 
 const ROW = 24;

@@ -158,3 +158,19 @@ export function layoutBars(items, width) {
     return { ...item, value, width: high > 0 ? fixed((value / high) * width) : 0 };
   });
 }
+
+/** The index of the point with a value whose time is closest to `t` (-1 when no point has one): the hover readout. */
+export function nearest(points, t) {
+  let best = -1;
+  for (let i = 0; i < points.length; i += 1) {
+    if (!Number.isFinite(points[i][1])) continue;
+    if (best < 0 || Math.abs(points[i][0] - t) < Math.abs(points[best][0] - t)) best = i;
+  }
+  return best;
+}
+
+/** The time under pixel `x` of a layout from `layoutLines`. */
+export function timeAt(layout, x) {
+  const { plot, t0, t1 } = layout;
+  return linear([plot.x0, plot.x1], [t0, t1])(Math.min(plot.x1, Math.max(plot.x0, x)));
+}
