@@ -116,7 +116,7 @@ export function layoutLines(series, box, { ticks = 3, now = null, window = null 
   const values = series.flatMap((points) => points.map(([, value]) => value));
   const timeRange = extent(times);
   // The time axis ends now and spans the window when known, so a fresh stack's few points start at the right.
-  let t1 = now ?? (timeRange ? timeRange[1] : 0);
+  const t1 = now ?? (timeRange ? timeRange[1] : 0);
   let t0 = window ? t1 - window : (timeRange ? timeRange[0] : t1 - 1);
   if (t0 === t1) t0 = t1 - 1;
   const valueRange = extent(values);
