@@ -147,13 +147,13 @@ export function render(root) {
   };
   const banner = h('p', { class: 'error notice-bad', role: 'alert' });
   const sources = h('p', { class: 'muted sources', 'data-testid': 'sources' }, 'Waiting for the first sample…');
-  mount(root,
+  mount(root, h('div', { class: 'ops-view' },
     h('div', { class: 'row ops-head' },
       h('h2', null, 'Operations'),
       h('span', { class: 'muted' }, 'all projects, live')),
     banner,
     h('div', { class: 'tiles ops' }, Object.values(tiles).map((item) => item.element)),
-    sources);
+    sources));
 
   function draw(overview) {
     const axis = { window: overview.window_s, now: overview.at };
