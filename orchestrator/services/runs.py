@@ -3,6 +3,7 @@ expire. Each write is one compare-and-set commit; work for the workers is sent a
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 
@@ -142,7 +143,9 @@ def _start(
     if thread is not None:
         commit.event("thread.created", thread.wire())
     commit.event("thread.run.created", run.wire()).event("thread.run.queued", run.wire())
-    result = store.commit(commit)
+    # A thread this commit creates is listed in its project first (threads.listed says why not in the commit).
+    with threads.listed(store, project, run.thread_id) if new_thread else contextlib.nullcontext():
+        result = store.commit(commit)
     dispatcher.execute_run(project, run.thread_id, run.id, token)
     return Started(run=run, first_event_id=result.event_ids[0])
 

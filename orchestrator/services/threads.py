@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 
 from orchestrator.domain.ids import new_id
 from orchestrator.domain.models import JSON, Message, Thread
 from orchestrator.domain.requests import MessageCreate, ThreadCreate, ThreadUpdate
-from orchestrator.errors import InvalidRunState, NotFound, ThreadBusy
+from orchestrator.errors import InvalidRunState, NotFound, OrchestratorError, ThreadBusy
 from orchestrator.files import checks
 from orchestrator.services import file_search
 from orchestrator.services.assistants import not_found
@@ -45,10 +46,12 @@ def create_thread(
     body = body or ThreadCreate()
     thread, messages = prepare_thread(store, project, body, dispatcher)
     keys = store.keys
-    store.put_indexed(
-        [(keys.thread(project, thread.id), thread), *((keys.message(project, thread.id, m.id), m) for m in messages)],
-        [(keys.messages(project, thread.id), m.id) for m in messages],
-    )
+    docs = [(keys.message(project, thread.id, m.id), m) for m in messages]
+    with listed(store, project, thread.id):
+        store.put_indexed(
+            [(keys.thread(project, thread.id), thread), *docs],
+            [(keys.messages(project, thread.id), m.id) for m in messages],
+        )
     attached = file_search.searched_attachments(body.messages or [])
     if attached:
         file_search.add_to_thread_store(store, dispatcher, project, thread.id, attached)
@@ -70,6 +73,25 @@ def prepare_thread(
     now = now_s()
     thread = Thread(id=new_id("thread_"), created_at=now, metadata=body.metadata or {}, tool_resources=resources or {})
     return thread, [new_message(thread.id, m, now=now) for m in body.messages or []]
+
+
+@contextlib.contextmanager
+def listed(store: RedisStore, project: str, thread_id: str) -> Iterator[None]:
+    """Around the write that creates a thread: its entry in the project's thread index goes in first.
+
+    The index spans threads, so it is in no thread's slot and no script or transaction of the thread can write it
+    (on a Redis Cluster). Intent before act: a thread nothing listed could never be opened again from a list, while
+    an entry whose thread is missing (its write refused or lost to a crash, or the thread deleted between the index
+    read and the document read) is skipped by the listing, which loads only the threads that exist. A refusal
+    (nothing written) takes the entry back; a Redis error leaves it, since the write may have landed.
+    """
+    index = store.keys.threads(project)
+    store.add_to_index(index, thread_id)
+    try:
+        yield
+    except OrchestratorError:
+        store.remove_from_index(index, thread_id)
+        raise
 
 
 def get_thread(store: RedisStore, project: str, thread_id: str) -> Thread:
@@ -123,7 +145,9 @@ def delete_thread(store: RedisStore, project: str, thread_id: str, dispatcher: D
         keys.code_files(project, thread_id),
         *(keys.message(project, thread_id, m) for m in store.all_ids(keys.messages(project, thread_id))),
     ]
-    index: list[tuple[str, str]] = []
+    # The project's index entry goes after the documents (store.delete), so a crash between leaves an entry the
+    # listing skips, never a thread nothing lists.
+    index: list[tuple[str, str]] = [(keys.threads(project), thread_id)]
     for run_id in store.all_ids(keys.runs(project, thread_id)):
         step_ids = store.all_ids(keys.steps(project, thread_id, run_id))
         doomed += [

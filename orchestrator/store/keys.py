@@ -33,6 +33,11 @@ class Keys:
         """The project's files of one purpose, so `GET /files?purpose=` pages without filtering."""
         return f"{self.prefix}:p:{project}:files:{purpose}"
 
+    def threads(self, project: str) -> str:
+        """The project's threads (`GET /threads`, beyond OpenAI's API). Not in any thread's slot, so the scripts
+        that create a thread cannot write it: it is written just before them (services/threads.py `listed`)."""
+        return f"{self.prefix}:p:{project}:threads"
+
     def thread(self, project: str, thread_id: str) -> str:
         return f"{self.prefix}:p:{project}:{{{thread_id}}}:thread"
 

@@ -146,6 +146,13 @@ class RedisStore:
     def all_ids(self, index_key: str) -> list[str]:
         return _strs(self.client.zrangebylex(index_key, "-", "+"))
 
+    def add_to_index(self, index_key: str, member: str) -> None:
+        """One id index entry on its own, for an index no write of its document's slot can carry."""
+        self.client.zadd(index_key, {member: 0})
+
+    def remove_from_index(self, index_key: str, member: str) -> None:
+        self.client.zrem(index_key, member)
+
     # -- typed reads ------------------------------------------------------------------------------------------
 
     def get_assistant(self, project: str, assistant_id: str) -> Assistant | None:
@@ -166,6 +173,10 @@ class RedisStore:
 
     def get_thread(self, project: str, thread_id: str) -> Thread | None:
         return self._get(self.keys.thread(project, thread_id), Thread)
+
+    def get_threads(self, project: str, ids: Sequence[str]) -> list[Thread]:
+        """The threads of `ids` that exist (one MGET per slot on a cluster: each thread is in a slot of its own)."""
+        return self._get_many([self.keys.thread(project, i) for i in ids], Thread)
 
     def get_message(self, project: str, thread_id: str, message_id: str) -> Message | None:
         return self._get(self.keys.message(project, thread_id, message_id), Message)

@@ -1,10 +1,13 @@
-"""Cursor pagination: limit, auto-pagination with `after=data[-1].id`, before/after/order, and the run_id filter."""
+"""Cursor pagination: limit, auto-pagination with `after=data[-1].id`, before/after/order, the run_id filter, and
+the thread listing beyond OpenAI's API."""
 
 from __future__ import annotations
 
 import httpx2
 import openai
 import pytest
+from openai.pagination import SyncCursorPage
+from openai.types.beta import Thread
 
 from tests.e2e.helpers import POLL_MS, make_assistant, message_text
 from tests.stack import Stack
@@ -78,3 +81,35 @@ def test_messages_pages_and_run_filter(client: openai.OpenAI) -> None:
     everything = messages.list(thread_id=thread.id).data
     assert [m.id for m in everything] == [reply.id, *ids[::-1]]
     assert messages.list(thread_id=thread.id, run_id="run_unknown").data == []
+
+
+def test_thread_pages_through_the_sdk_s_own_paginator(client: openai.OpenAI, client_b: openai.OpenAI) -> None:
+    """`GET /v1/threads` is beyond OpenAI's API, so the SDK has no method for it; its generic list call still pages
+    through it, which is what OpenAI's list envelope promises."""
+
+    def threads(sdk: openai.OpenAI, **params: object) -> SyncCursorPage[Thread]:
+        return sdk.get_api_list(
+            "/threads",
+            model=Thread,
+            page=SyncCursorPage[Thread],
+            options={"headers": {"OpenAI-Beta": "assistants=v2"}, "params": params},
+        )
+
+    # Nothing else creates threads while this test runs, so these are the newest of the project.
+    assistant = make_assistant(client, name="thread-lister")
+    made = [client.beta.threads.create().id]
+    made.append(client.beta.threads.create_and_run(assistant_id=assistant.id).thread_id)
+    made.append(client.beta.threads.create(metadata={"page": "3"}).id)
+
+    first = threads(client, limit=2)
+    assert ([t.id for t in first.data], first.has_more) == ([made[2], made[1]], True)
+    assert first.data[0].metadata == {"page": "3"}
+    newest = []
+    for thread in threads(client, limit=2):  # auto-pagination follows `after=data[-1].id`
+        newest.append(thread.id)
+        if len(newest) == 3:
+            break
+    assert newest == made[::-1]
+    assert made[0] not in {t.id for t in threads(client_b, limit=100)}
+    client.beta.threads.delete(made[1])
+    assert [t.id for t in threads(client, limit=2)] == [made[2], made[0]]

@@ -12,7 +12,15 @@ import fakeredis
 import pytest
 from redis.crc import key_slot
 
-from orchestrator.domain.requests import AssistantCreate, MessageCreate, RunCreate, ToolOutput, ToolOutputsSubmit
+from orchestrator.domain.requests import (
+    AssistantCreate,
+    MessageCreate,
+    RunCreate,
+    ThreadAndRunCreate,
+    ThreadCreate,
+    ToolOutput,
+    ToolOutputsSubmit,
+)
 from orchestrator.domain.status import RunStatus
 from orchestrator.errors import ConcurrentUpdate, ThreadBusy, TooManyActiveRuns
 from orchestrator.services import assistants, recovery, runs, threads
@@ -78,6 +86,25 @@ def test_every_script_of_a_run_names_keys_of_one_slot() -> None:
     assert len(client.scripts) > 5
     for keys in client.scripts:
         assert len({key_slot(k.encode()) for k in keys}) == 1, keys
+
+
+def test_a_thread_made_with_its_run_is_listed_outside_the_commit_of_its_slot() -> None:
+    client = SlotCheckingRedis(decode_responses=True)
+    client.scripts = []
+    store = RedisStore(client, Keys("slots"), max_active_runs=10)
+    assistant = assistants.create(store, "p", AssistantCreate(model="m"))
+    body = ThreadAndRunCreate(
+        assistant_id=assistant.id, thread=ThreadCreate(messages=[{"role": "user", "content": "Hi"}])
+    )
+    thread, _ = runs.create_thread_and_run(store, RecordingDispatcher(), "p", body, expiry_s=600)
+
+    # One commit (recorded twice when its EVALSHA finds no script and is sent again once loaded).
+    (commit,) = {tuple(keys) for keys in client.scripts if store.keys.thread("p", thread.id) in keys}
+    assert len({key_slot(k.encode()) for k in commit}) == 1, commit
+    index = store.keys.threads("p")
+    assert index not in commit
+    assert key_slot(index.encode()) != key_slot(commit[0].encode())  # so no script of the thread could write it
+    assert store.all_ids(index) == [thread.id]
 
 
 def test_index_shards_spread_over_slots_and_a_run_keeps_its_shard() -> None:

@@ -1,4 +1,4 @@
-"""/v1/threads and /v1/threads/{thread_id}/messages"""
+"""/v1/threads (with a listing beyond OpenAI's API) and /v1/threads/{thread_id}/messages"""
 
 from __future__ import annotations
 
@@ -20,6 +20,15 @@ def create_thread(
     store: StoreDep, dispatcher: DispatcherDep, project: ProjectDep, body: ThreadCreate | None = None
 ) -> dict[str, Any]:
     return threads.create_thread(store, project, body, dispatcher).wire()
+
+
+@router.get("")
+def list_threads(store: StoreDep, project: ProjectDep, paging: PagingDep) -> dict[str, Any]:
+    """The project's threads, newest first by default (beyond OpenAI's API, which cannot list threads).
+
+    Threads created before this listing existed have no index entry and are not listed; each remains readable by
+    its id."""
+    return list_page(store, store.keys.threads(project), paging, lambda ids: store.get_threads(project, ids))
 
 
 @router.get("/{thread_id}")

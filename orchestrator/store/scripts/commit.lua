@@ -8,6 +8,7 @@
 -- indexes that span threads (the sweeper's expiring and leases sets, the project's active runs for its cap)
 -- are written by the store around this script: an entry before the commit that needs it, its removal after
 -- the commit that ends it (store/redis_store.py), and the sweeper drops entries of runs that are not active.
+-- The project's thread list, for a thread this commit creates, is written just before it (services/threads.py).
 --
 -- KEYS[1]  run hash        (fields: status, ver, doc, dispatch, holder)
 -- KEYS[2]  run event log   (stream; entries {e = event name, d = JSON data})
