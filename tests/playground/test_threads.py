@@ -1,0 +1,111 @@
+"""The playground's thread view in a real browser: a run streamed live (code card, output, answer), a function call
+answered through the form, and a run cancelled mid-stream."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from playwright.sync_api import Page, expect
+
+from tests.stack import Stack
+
+QUESTION = "I need to solve the equation `3x + 11 = 14`. Can you help me?"
+JANE = "Please address the user as Jane Doe. The user has a premium account."
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+
+
+def _send(page: Page, assistant_id: str, text: str) -> None:
+    page.get_by_label("Assistant").select_option(assistant_id)
+    page.get_by_label("Message").fill(text)
+    page.get_by_role("button", name="Run", exact=True).click()
+
+
+def test_math_tutor_streams_code_output_and_answer(
+    stack: Stack, page: Page, page_errors: list[str], open_playground: Callable[..., None]
+) -> None:
+    client = stack.client()
+    tutor = client.beta.assistants.create(
+        name="Math Tutor",
+        instructions="You are a personal math tutor. Write and run code to answer math questions.",
+        tools=[{"type": "code_interpreter"}],
+        model="gpt-4-turbo",
+    )
+    open_playground(page, route="#/threads")
+    page.get_by_role("button", name="New thread").click()
+    expect(page).to_have_url(re.compile(r"#/threads/thread_[A-Za-z0-9]+$"))
+    thread_id = page.url.rsplit("/", 1)[1]
+
+    page.get_by_text("Run options").click()
+    page.get_by_label("Instructions", exact=True).fill(JANE)
+    _send(page, tutor.id, QUESTION)
+
+    live = page.get_by_test_id("live-run")
+    card = live.get_by_test_id("code-card")
+    expect(card.get_by_label("Code")).to_contain_text("x = (c - b) / a")
+    expect(card.get_by_label("Output")).to_have_text(re.compile(r"^\s*1\.0\s*$"))
+    expect(live.get_by_test_id("message")).to_contain_text("The solution is x = 1.0.")
+    expect(live.get_by_test_id("run-status")).to_have_text("completed")
+    expect(live.get_by_test_id("run-usage")).to_contain_text("total")
+    # The user's message went in as markdown: its inline code is code, not backticks.
+    expect(page.locator('[data-role="user"] code')).to_have_text("3x + 11 = 14")
+    # The run is listed beside the conversation, and it ran with the per-run instructions.
+    expect(page.get_by_role("list", name="Runs").get_by_role("link")).to_have_count(1)
+    (run,) = client.beta.threads.runs.list(thread_id=thread_id).data
+    assert run.status == "completed" and run.instructions == JANE
+    page.get_by_text("Run options").click()  # folded again: the run is what the last screenshot shows
+    assert page_errors == []
+
+
+def test_function_call_is_answered_through_the_form(
+    stack: Stack, page: Page, page_errors: list[str], open_playground: Callable[..., None]
+) -> None:
+    client = stack.client()
+    forecaster = client.beta.assistants.create(name="Forecaster", tools=[WEATHER], model="gpt-4-turbo")  # type: ignore[list-item]
+    thread = client.beta.threads.create()
+    open_playground(page, route=f"#/threads/{thread.id}")
+
+    _send(page, forecaster.id, '[[call get_weather {"city": "Paris"}]]')
+
+    live = page.get_by_test_id("live-run")
+    expect(live.get_by_test_id("run-status")).to_have_text("requires_action")
+    form = live.get_by_test_id("tool-output-form")
+    expect(form.get_by_label("Arguments of get_weather")).to_contain_text('"city": "Paris"')
+    form.get_by_label("Output of get_weather").fill('{"temperature_c": 18, "sky": "sunny"}')
+    form.get_by_role("button", name="Submit outputs").click()
+
+    expect(live.get_by_test_id("message")).to_contain_text("Tool results:")
+    expect(live.get_by_test_id("message")).to_contain_text('"temperature_c": 18')
+    expect(live.get_by_test_id("run-status")).to_have_text("completed")
+    expect(live.get_by_test_id("tool-output-form")).to_have_count(0)
+    expect(live.get_by_test_id("function-card").get_by_label("Function output")).to_contain_text('"sky": "sunny"')
+    assert page_errors == []
+
+
+def test_cancel_mid_stream(
+    stack: Stack, page: Page, page_errors: list[str], open_playground: Callable[..., None]
+) -> None:
+    client = stack.client()
+    echo = client.beta.assistants.create(name="Echo", model="gpt-4-turbo")
+    thread = client.beta.threads.create()
+    open_playground(page, route=f"#/threads/{thread.id}")
+
+    _send(page, echo.id, "[[slow 0.3]] [[long 200]]")
+
+    live = page.get_by_test_id("live-run")
+    expect(live.get_by_test_id("message")).to_contain_text(re.compile(r"\w+ \w+"))  # some words streamed in
+    live.get_by_role("button", name="Cancel").click()
+    expect(live.get_by_test_id("run-status")).to_have_text("cancelled")
+    expect(live.get_by_role("button", name="Cancel")).to_be_hidden()
+    (run,) = client.beta.threads.runs.list(thread_id=thread.id).data
+    assert run.status == "cancelled"
+    # The composer is free again for the next message.
+    expect(page.get_by_role("button", name="Run", exact=True)).to_be_enabled()
+    assert page_errors == []
