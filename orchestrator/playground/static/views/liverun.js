@@ -45,7 +45,7 @@ export class LiveRun {
     this.form = h('div', { class: 'tool-outputs' });
     this.alert = h('p', { class: 'error', role: 'alert' });
     this.el = h('section', { class: 'live-run', 'data-testid': 'live-run', 'aria-live': 'polite' },
-      h('div', { class: 'row run-head' }, h('span', { class: 'muted' }, 'Run'), this.runLink, this.status, this.usage,
+      h('div', { class: 'row live-run-head' }, h('span', { class: 'muted' }, 'Run'), this.runLink, this.status, this.usage,
         h('span', { class: 'spacer' }), this.cancel),
       this.items, this.form, this.alert);
     this.status.append(badge('queued'));

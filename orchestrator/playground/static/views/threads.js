@@ -82,7 +82,7 @@ async function loadRuns(threadId, list, currentRunId) {
 // -- #/threads/{id}/runs/{run_id} ----------------------------------------------------------------------------------
 
 async function renderRun(main, thread, runId) {
-  const container = h('div', { class: 'run-detail' });
+  const container = h('div', { class: 'run-detail-host' });
   mount(main, h('p', null, h('a', { href: threadHash(thread.id) }, '← Back to the conversation')), container);
   let detail = null;
   try {
