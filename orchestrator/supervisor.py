@@ -260,7 +260,7 @@ def _run(options: UpOptions, supervisor: Supervisor, say: Callable[[str], None])
         ready = supervisor.watch(until=lambda: _ready(base))
     if ready:
         api_key = options.api_keys.split(",")[0].split("=")[0]
-        say(f"Orchestrator is up.\n  base_url: {base}/v1\n  api_key:  {api_key}")
+        say(f"Orchestrator is up.\n  base_url:   {base}/v1\n  playground: {base}/playground\n  api_key:    {api_key}")
     supervisor.watch()
     return 0
 

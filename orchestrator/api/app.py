@@ -22,6 +22,7 @@ from orchestrator.auth.authenticator import Authenticator
 from orchestrator.auth.ratelimit import TokenBucket
 from orchestrator.bus.redis_bus import RunEventBus
 from orchestrator.files.storage import storage_from_settings
+from orchestrator.playground import routes as playground
 from orchestrator.services.dispatch import CeleryDispatcher, Dispatcher, make_producer
 from orchestrator.services.models import ModelCatalog
 from orchestrator.settings import Settings
@@ -95,6 +96,7 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Fast
 
     app.include_router(vector_stores.router)
     app.include_router(health_routes.router)
+    app.include_router(playground.router)
     openapi.install(app)
     # Inside the request context below, so a replayed response carries a request id and is counted.
     app.add_middleware(IdempotencyMiddleware)

@@ -21,6 +21,7 @@ import httpx
 import openai
 import pytest
 
+from orchestrator.playground.routes import CONTENT_TYPES
 from tests.stack import REPO_ROOT, free_port
 
 # Building the wheel and installing its dependencies into a new venv takes a minute or two on a fresh machine.
@@ -52,9 +53,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (wheel,) = (root / "dist").glob("orchestrator-*.whl")
     venv.EnvBuilder(with_pip=True).create(root / "venv")
     python = root / "venv" / "bin" / "python"
-    subprocess.run([python, "-m", "pip", "install", "--quiet", str(wheel)], check=True, cwd=root)
+    # A PYTHONPATH naming a source tree (a worktree's, with the egg-info the wheel build left there) would make pip
+    # see the project as installed already and skip it.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    subprocess.run([python, "-m", "pip", "install", "--quiet", str(wheel)], check=True, cwd=root, env=env)
     listed = subprocess.run(
-        [python, "-m", "pip", "list", "--format", "freeze"], check=True, capture_output=True, text=True
+        [python, "-m", "pip", "list", "--format", "freeze"], check=True, capture_output=True, text=True, env=env
     ).stdout
     names = {line.split("==")[0].lower() for line in listed.splitlines()}
     assert not names & {"pytest", "fakeredis", "mypy"}, "dev dependencies leaked into a plain install"
@@ -133,3 +137,16 @@ def test_a_code_interpreter_run_completes_on_the_installed_stack(stack_from_whee
         for call in step.step_details.tool_calls
     ]
     assert "code_interpreter" in kinds
+
+
+def test_the_playground_page_and_its_assets_ship_in_the_wheel(stack_from_wheel: str) -> None:
+    """The wheel's package data (pyproject's `static/*`, `static/**/*`) holds every asset the source tree has."""
+    static = REPO_ROOT / "orchestrator" / "playground" / "static"
+    shipped = [p.relative_to(static) for p in static.rglob("*") if p.is_file() and p.suffix in CONTENT_TYPES]
+    assert Path("index.html") in shipped
+    page = httpx.get(f"{stack_from_wheel}/playground", timeout=5)
+    assert page.status_code == 200, page.text
+    assert page.content == (static / "index.html").read_bytes()
+    for relative in shipped:
+        asset = httpx.get(f"{stack_from_wheel}/playground/static/{relative.as_posix()}", timeout=5)
+        assert asset.status_code == 200, relative
