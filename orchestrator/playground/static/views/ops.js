@@ -145,6 +145,8 @@ export function render(root) {
     ttft: tile('ttft', 'Time to first token'),
     duration: tile('duration', 'Run duration'),
   };
+  // Where the pointer is over the tiles: a redraw puts a chart's readout back under it.
+  let pointer = null;
   const banner = h('p', { class: 'error notice-bad', role: 'alert' });
   const sources = h('p', { class: 'muted sources', 'data-testid': 'sources' }, 'Waiting for the first sample…');
   mount(root, h('div', { class: 'ops-view' },
@@ -152,7 +154,11 @@ export function render(root) {
       h('h2', null, 'Operations'),
       h('span', { class: 'muted' }, 'all projects, live')),
     banner,
-    h('div', { class: 'tiles ops' }, Object.values(tiles).map((item) => item.element)),
+    h('div', {
+      class: 'tiles ops',
+      onpointermove: (event) => { pointer = { x: event.clientX, y: event.clientY }; },
+      onpointerleave: () => { pointer = null; },
+    }, Object.values(tiles).map((item) => item.element)),
     sources));
 
   function draw(overview) {
@@ -166,6 +172,11 @@ export function render(root) {
     drawQueues(tiles.queues.body, overview, axis);
     drawWorkers(tiles.workers.body, overview);
     drawSources(sources, overview);
+    if (pointer) {
+      const under = document.elementFromPoint(pointer.x, pointer.y);
+      const chart = under && under.closest('svg.chart');
+      if (chart) chart.dispatchEvent(new PointerEvent('pointermove', { clientX: pointer.x, clientY: pointer.y }));
+    }
   }
 
   let last = null;
