@@ -1,0 +1,28 @@
+// A destructive button that asks once more in place: the first click shows "Yes, delete" and "Cancel" beside a
+// question instead of a modal (window.confirm would stall the page's tests and reads poorly).
+
+import { h, mount } from './dom.js';
+
+/** A span holding `label` (a danger button); confirming calls `action()`, whose rejection is left to the caller. */
+export function confirmButton(label, question, action) {
+  const box = h('span', { class: 'confirm' });
+  function idle() {
+    mount(box, h('button', { type: 'button', class: 'danger', onclick: ask }, label));
+  }
+  async function confirmed(event) {
+    event.currentTarget.disabled = true;
+    try {
+      await action();
+    } finally {
+      if (box.isConnected) idle();
+    }
+  }
+  function ask() {
+    mount(box,
+      h('span', { class: 'confirm-question' }, question),
+      h('button', { type: 'button', class: 'danger', onclick: confirmed }, 'Yes, delete'),
+      h('button', { type: 'button', onclick: idle }, 'Cancel'));
+  }
+  idle();
+  return box;
+}
