@@ -1,10 +1,10 @@
-// A destructive button that asks once more in place: the first click shows "Yes, delete" and "Cancel" beside a
+// A destructive button that asks once more in place: the first click shows "Yes, delete" (or so) and "Cancel" beside a
 // question instead of a modal (window.confirm would stall the page's tests and reads poorly).
 
 import { h, mount } from './dom.js';
 
-/** A span holding `label` (a danger button); confirming calls `action()`, whose rejection is left to the caller. */
-export function confirmButton(label, question, action) {
+/** A span holding `label` (a danger button); confirming (`yes`) calls `action()`, which reports its own failures. */
+export function confirmButton(label, question, action, yes = 'Yes, delete') {
   const box = h('span', { class: 'confirm' });
   function idle() {
     mount(box, h('button', { type: 'button', class: 'danger', onclick: ask }, label));
@@ -20,7 +20,7 @@ export function confirmButton(label, question, action) {
   function ask() {
     mount(box,
       h('span', { class: 'confirm-question' }, question),
-      h('button', { type: 'button', class: 'danger', onclick: confirmed }, 'Yes, delete'),
+      h('button', { type: 'button', class: 'danger', onclick: confirmed }, yes),
       h('button', { type: 'button', onclick: idle }, 'Cancel'));
   }
   idle();
