@@ -7,7 +7,7 @@ import re
 import uuid
 from collections.abc import Callable
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 
 from tests.stack import Stack
 
@@ -20,9 +20,8 @@ def test_upload_then_a_vector_store_reaches_completed(
     filename = f"notes-{uuid.uuid4().hex[:6]}.txt"
     open_playground(page, route="#/files")
     expect(page.get_by_label("Purpose")).to_have_value("assistants")
-    page.get_by_label("File", exact=True).set_input_files(
-        files=[{"name": filename, "mimeType": "text/plain", "buffer": NOTES}]
-    )
+    notes: FilePayload = {"name": filename, "mimeType": "text/plain", "buffer": NOTES}
+    page.get_by_label("File", exact=True).set_input_files(files=[notes])
     page.get_by_role("button", name="Upload").click()
     expect(page.get_by_role("status")).to_have_text(f"Uploaded {filename}.")
     row = page.get_by_test_id("file-table").get_by_role("row").filter(has_text=filename)
