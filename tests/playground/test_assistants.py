@@ -132,6 +132,13 @@ def test_edit_with_a_server_error_then_delete(
     assert [(t["type"], t["function"]["name"]) for t in wire["tools"]] == [("function", "get_weather")]
     assert wire["response_format"]["type"] == "json_schema"
 
+    # Try in a thread: a new thread, opened in the thread view with this assistant chosen.
+    page.get_by_role("button", name="Try in a thread").click()
+    expect(page).to_have_url(re.compile(r"#/threads/thread_"))
+    assert page.evaluate("sessionStorage.getItem('orchestrator.playground.assistant')") == created.id
+    expect(page.locator("select[name=assistant]")).to_have_value(created.id)
+    page.go_back()
+
     page.get_by_role("button", name="Delete").click()
     page.get_by_role("button", name="Cancel").click()  # the first click only asks
     assert client.beta.assistants.retrieve(created.id).id == created.id
