@@ -319,8 +319,9 @@ function vectorStorePicker(stores, chosen) {
     chosen.filter((storeId) => !known.has(storeId)).map((storeId) => h('option', { value: storeId }, storeId)));
   select.value = chosen[0] || '';
   return {
-    element: field('File search vector store', select,
-      stores.length ? 'file_search reads this store.' : 'No vector stores yet: create one on the Vector stores page.'),
+    element: h('div', null, field('File search vector store', select, stores.length ? 'file_search reads this store.' : null),
+      stores.length ? null : h('p', { class: 'field-hint' }, 'No vector stores yet: create one on the ',
+        h('a', { href: '#/vector-stores' }, 'Vector stores'), ' page.')),
     read: () => (select.value ? [select.value] : []),
   };
 }

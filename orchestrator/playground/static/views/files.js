@@ -190,7 +190,8 @@ function storeDetail(element, storeId, files) {
   function schedule(inProgress) {
     clearTimeout(timer);
     timer = null;
-    if (inProgress && !stopped) timer = setTimeout(refresh, REFRESH_MS);
+    // isConnected: a person who left before the first read finished has no cleanup registered yet.
+    if (inProgress && !stopped && element.isConnected) timer = setTimeout(refresh, REFRESH_MS);
   }
 
   async function load() {
