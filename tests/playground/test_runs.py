@@ -1,0 +1,122 @@
+"""The playground's run detail (a past run's steps, usage, timings and raw events) and its thread list."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import openai
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.stack import Stack
+
+
+def test_run_detail_shows_code_output_usage_and_events(
+    stack: Stack, page: Page, page_errors: list[str], open_playground: Callable[..., None]
+) -> None:
+    client = stack.client()
+    assistant = client.beta.assistants.create(
+        name="Run detail",
+        model="gpt-4-turbo",
+        tools=[{"type": "code_interpreter"}],
+        instructions="Run the code you are given.",
+    )
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "[[code print(6*7)]]"}])
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+    assert run.status == "completed" and run.usage is not None
+
+    open_playground(page, route=f"#/threads/{thread.id}/runs/{run.id}")
+
+    expect(page.get_by_test_id("run-status")).to_have_text("completed")
+    card = page.get_by_test_id("code-card")
+    expect(card.get_by_label("Code")).to_have_text("print(6*7)")
+    expect(card.get_by_label("Output")).to_have_text(re.compile(r"^\s*42\s*$"))
+    usage = page.get_by_test_id("run-usage")
+    for label, count in [
+        ("prompt tokens", run.usage.prompt_tokens),
+        ("completion tokens", run.usage.completion_tokens),
+        ("total tokens", run.usage.total_tokens),
+    ]:
+        expect(usage).to_contain_text(f"{label}{count}")
+    assert run.usage.total_tokens > 0
+    # Both steps, the code call's and the answer's, each a card of its own with its status.
+    expect(page.get_by_test_id("run-step")).to_have_count(2)
+    expect(page.get_by_test_id("step-message-id")).to_have_text(re.compile(r"^msg_"))
+    events = page.get_by_test_id("run-events")
+    expect(events).to_contain_text("thread.run.completed")
+    expect(page.get_by_text(re.compile(r"^Raw events \(\d+\)$"))).to_be_visible()  # the replay has ended
+    assert page_errors == []
+
+
+def test_run_detail_follows_a_live_run(
+    stack: Stack, page: Page, page_errors: list[str], open_playground: Callable[..., None]
+) -> None:
+    """A run waiting for a function's output is live: what happens to it next streams into the open page."""
+    client = stack.client()
+    weather = {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
+    assistant = client.beta.assistants.create(
+        name="Live run", model="gpt-4-turbo", tools=[{"type": "function", "function": weather}]
+    )
+    thread = client.beta.threads.create(
+        messages=[{"role": "user", "content": '[[call get_weather {"city": "Paris"}]]'}]
+    )
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+    assert run.status == "requires_action" and run.required_action is not None
+
+    open_playground(page, route=f"#/threads/{thread.id}/runs/{run.id}")
+
+    expect(page.get_by_test_id("run-status")).to_have_text("requires_action")
+    card = page.get_by_test_id("function-card")
+    expect(card).to_contain_text("get_weather")
+    expect(card.get_by_label("Arguments")).to_contain_text('"city": "Paris"')
+    expect(page.get_by_text(re.compile(r"^Raw events \(\d+\) · live$"))).to_be_visible()
+
+    call = run.required_action.submit_tool_outputs.tool_calls[0]
+    client.beta.threads.runs.submit_tool_outputs(
+        thread_id=thread.id, run_id=run.id, tool_outputs=[{"tool_call_id": call.id, "output": "18 degrees, sunny"}]
+    )
+
+    expect(page.get_by_test_id("run-status")).to_have_text("completed")
+    expect(card.get_by_label("Function output")).to_have_text("18 degrees, sunny")
+    expect(page.get_by_test_id("run-events")).to_contain_text("thread.run.completed")
+    expect(page.get_by_text(re.compile(r"^Raw events \(\d+\)$"))).to_be_visible()  # the stream has ended
+    assert page_errors == []
+
+
+def test_thread_list_opens_lists_and_deletes_threads(
+    stack: Stack, page: Page, page_errors: list[str], open_playground: Callable[..., None]
+) -> None:
+    client = stack.client()
+    kept = client.beta.threads.create(metadata={"topic": "thread list"})
+    doomed = client.beta.threads.create()
+    threads = page.locator("[data-thread-id]")
+
+    open_playground(page, route="#/threads")
+
+    page.get_by_role("button", name="New thread").click()
+    expect(page).to_have_url(re.compile(r"#/threads/thread_[A-Za-z0-9]+$"))
+    created = page.url.rsplit("/", 1)[1]
+    assert client.beta.threads.retrieve(created).id == created
+
+    page.goto(page.url.split("#", 1)[0] + "#/threads")
+    page.get_by_label("Open thread by id").fill(kept.id)
+    page.get_by_role("button", name="Open", exact=True).click()
+    expect(page).to_have_url(re.compile(rf"#/threads/{kept.id}$"))
+
+    page.goto(page.url.split("#", 1)[0] + "#/threads")
+    row = page.locator(f'[data-thread-id="{kept.id}"]')
+    expect(row).to_contain_text("topic=thread list")
+    expect(row.get_by_role("link")).to_have_attribute("href", f"#/threads/{kept.id}")
+    # Newest first: the thread made in the page, then the two made before it in the opposite order.
+    expect(threads.first).to_have_attribute("data-thread-id", created)
+    ids = [threads.nth(i).get_attribute("data-thread-id") for i in range(threads.count())]
+    assert ids.index(created) < ids.index(doomed.id) < ids.index(kept.id)
+
+    page.get_by_role("button", name=f"Delete {doomed.id}").click()
+    page.get_by_role("button", name=f"Confirm delete {doomed.id}").click()
+    expect(page.locator(f'[data-thread-id="{doomed.id}"]')).to_have_count(0)
+    with pytest.raises(openai.NotFoundError):
+        client.beta.threads.retrieve(doomed.id)
+    expect(row).to_be_visible()
+    assert page_errors == []
