@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import openai
 import pytest
+from openai.types.shared_params import FunctionDefinition
 from playwright.sync_api import Page, expect
 
 from tests.stack import Stack
@@ -54,7 +55,10 @@ def test_run_detail_follows_a_live_run(
 ) -> None:
     """A run waiting for a function's output is live: what happens to it next streams into the open page."""
     client = stack.client()
-    weather = {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
+    weather: FunctionDefinition = {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    }
     assistant = client.beta.assistants.create(
         name="Live run", model="gpt-4-turbo", tools=[{"type": "function", "function": weather}]
     )
