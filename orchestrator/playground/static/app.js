@@ -52,7 +52,10 @@ function forget() {
   show();
 }
 
+let shown = 0; // which navigation is current: a view that finishes loading after the next one began is stopped
+
 async function show() {
+  const navigation = ++shown;
   if (leave) {
     leave();
     leave = null;
@@ -69,18 +72,25 @@ async function show() {
     mount(root, h('p', { class: 'error' }, `Nothing lives at ${hash}.`));
     return;
   }
-  mount(root, h('p', { class: 'muted' }, 'Loading…'));
+  // Each view draws into a host of its own: one still loading when the person moves on draws into a detached
+  // host, never over the next view.
+  const host = h('div', { class: 'view-host' }, h('p', { class: 'muted' }, 'Loading…'));
+  mount(root, host);
   try {
     const view = await import(found.module);
-    const stop = await view.render(root, found.params);
-    leave = typeof stop === 'function' ? stop : null;
+    const stop = await view.render(host, found.params);
+    if (typeof stop === 'function') {
+      if (navigation === shown) leave = stop;
+      else stop();
+    }
   } catch (error) {
+    if (navigation !== shown) return;
     if (error instanceof ApiError && error.status === 401) {
       key.clear();
       show();
       return;
     }
-    mount(root, h('p', { class: 'error', role: 'alert' }, error.message || String(error)));
+    mount(host, h('p', { class: 'error', role: 'alert' }, error.message || String(error)));
   }
 }
 
