@@ -31,15 +31,21 @@ def leave(client: redis.Redis, keys: Keys, pool: str, worker_id: str) -> None:
 
 def workers_alive(client: redis.Redis, keys: Keys, now: float | None = None) -> dict[str, int]:
     """Live worker processes per pool; beats older than the max age are removed on the way."""
+    return {pool: len(beats) for pool, beats in worker_beats(client, keys, now).items()}
+
+
+def worker_beats(client: redis.Redis, keys: Keys, now: float | None = None) -> dict[str, dict[str, float]]:
+    """Each live worker's heartbeat age in seconds, per pool; beats older than the max age are removed on the way."""
     now = time.time() if now is None else now
-    alive: dict[str, int] = {}
+    live: dict[str, dict[str, float]] = {}
     for pool in POOL_QUEUES:
         beats = client.hgetall(keys.worker_heartbeat(pool))
-        stale = [worker for worker, at in beats.items() if now - float(at) > HEARTBEAT_MAX_AGE_S]
+        ages = {str(worker): max(0.0, now - float(at)) for worker, at in beats.items()}
+        stale = [worker for worker, age in ages.items() if age > HEARTBEAT_MAX_AGE_S]
         if stale:
             client.hdel(keys.worker_heartbeat(pool), *stale)
-        alive[pool] = len(beats) - len(stale)
-    return alive
+        live[pool] = {worker: age for worker, age in ages.items() if age <= HEARTBEAT_MAX_AGE_S}
+    return live
 
 
 def queue_depths(read: DepthReader) -> dict[str, int]:

@@ -114,6 +114,15 @@ class Settings(BaseSettings):
         "127.0.0.1",
         description="Address worker pools and the sweeper bind /metrics to (`up`: its --host; containers: 0.0.0.0).",
     )
+    metrics_targets: str | None = Field(
+        None,
+        description="Where the API's ops overview (/v1/ops/overview) scrapes /metrics: a Prometheus file_sd JSON "
+        "file (re-read when it changes; `up` sets it to its scrape_targets.json) or comma-separated host:port; "
+        "unset: the API process's own metrics only.",
+    )
+    ops_window_s: int = Field(
+        300, ge=10, le=3600, description="Span of the ops overview's samples (one every 2 s, kept in memory)."
+    )
     files_backend: Literal["local", "s3"] = Field(
         "local", description="Where uploaded files' bytes live: `local` (a directory) or `s3` (a bucket)."
     )

@@ -342,7 +342,12 @@ def _start_application(supervisor: Supervisor, options: UpOptions, env: Mapping[
         targets.setdefault(role, []).append(f"{metrics_host}:{port}")
 
     api = _orchestrator("api", "--host", options.host, "--port", str(options.port))
-    supervisor.start(ChildSpec("api", "api", api, env, layer=2))
+    # The ops overview scrapes every process listed in scrape_targets.json, written once they all started: an
+    # older stack's file would name ports no longer ours.
+    scrape_targets = options.data_dir / "scrape_targets.json"
+    scrape_targets.unlink(missing_ok=True)
+    api_env = {"ORCH_METRICS_TARGETS": str(scrape_targets.resolve()), **env}
+    supervisor.start(ChildSpec("api", "api", api, api_env, layer=2))
     concurrency = ("--concurrency", str(options.run_concurrency)) if options.run_concurrency else ()
     for index in range(1, options.run_workers + 1):
         start(f"worker-runs-{index}", "worker-runs", "worker", "--pool", "runs", *concurrency)

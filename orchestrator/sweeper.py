@@ -55,14 +55,22 @@ def recover(store: RedisStore, dispatcher: Dispatcher, policy: RecoveryPolicy) -
         metrics.RECOVERIES.labels(outcome=outcome).inc(count)
 
 
+#: Active runs whose status one pipeline reads: bounds the replies held at once.
+STATUS_BATCH = 1000
+
+
 def active_runs_by_status(store: RedisStore) -> dict[str, int]:
-    """Every active run is in the expiring index, so counting them needs no scan of the keyspace."""
+    """Every active run is in the expiring index, so counting them needs no scan of the keyspace; their statuses
+    are read in pipelined batches (one round trip per thousand runs, not one per run)."""
     counts = {status.value: 0 for status in ACTIVE_RUN_STATUSES}
-    for member in store.expiring_runs(now=2**62, limit=100_000):
-        project, thread_id, run_id = parse_expiry_member(member)
-        status = store.client.hget(store.keys.run(project, thread_id, run_id), "status")
-        if status in counts:
-            counts[str(status)] += 1
+    members = store.expiring_runs(now=2**62, limit=100_000)
+    for start in range(0, len(members), STATUS_BATCH):
+        pipe = store.client.pipeline(transaction=False)
+        for member in members[start : start + STATUS_BATCH]:
+            pipe.hget(store.keys.run(*parse_expiry_member(member)), "status")
+        for status in pipe.execute():
+            if status in counts:
+                counts[str(status)] += 1
     return counts
 
 

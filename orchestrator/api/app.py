@@ -16,12 +16,13 @@ from orchestrator.api.body_limit import BodyLimit
 from orchestrator.api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from orchestrator.api.request_context import RequestContext
 from orchestrator.api.responses import OrjsonResponse
-from orchestrator.api.routes import assistants, events, files, models, runs, threads, vector_stores
+from orchestrator.api.routes import assistants, events, files, models, ops, runs, threads, vector_stores
 from orchestrator.api.routes import health as health_routes
 from orchestrator.auth.authenticator import Authenticator
 from orchestrator.auth.ratelimit import TokenBucket
 from orchestrator.bus.redis_bus import RunEventBus
 from orchestrator.files.storage import storage_from_settings
+from orchestrator.ops.sampler import Sampler
 from orchestrator.playground import routes as playground
 from orchestrator.services.dispatch import CeleryDispatcher, Dispatcher, make_producer
 from orchestrator.services.models import ModelCatalog
@@ -78,9 +79,11 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Fast
         app.state.dispatcher = dispatcher or CeleryDispatcher(producer)
         app.state.bus = RunEventBus(aclient, keys.run_channel(""))
         await app.state.bus.start()
+        app.state.ops = Sampler(settings, app.state.store)
         try:
             yield
         finally:
+            await app.state.ops.stop()
             await app.state.bus.stop()
             await aclient.aclose()
             client.close()
@@ -93,6 +96,7 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Fast
         app.include_router(module.router)
     app.include_router(files.router)
     app.include_router(models.router)
+    app.include_router(ops.router)
 
     app.include_router(vector_stores.router)
     app.include_router(health_routes.router)
