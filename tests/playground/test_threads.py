@@ -109,3 +109,45 @@ def test_cancel_mid_stream(
     # The composer is free again for the next message.
     expect(page.get_by_role("button", name="Run", exact=True)).to_be_enabled()
     assert page_errors == []
+
+
+def test_a_run_going_on_is_followed_when_the_thread_opens(
+    stack: Stack, page: Page, page_errors: list[str], open_playground: Callable[..., None]
+) -> None:
+    client = stack.client()
+    echo = client.beta.assistants.create(name="Slow echo", model="gpt-4-turbo")
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "[[slow 0.2]] [[long 12]]"}])
+    run = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=echo.id)
+
+    open_playground(page, route=f"#/threads/{thread.id}")
+
+    # Drawn once, from the run's event log (its stored message is not drawn a second time), to its end.
+    live = page.get_by_test_id("live-run")
+    expect(live.get_by_test_id("run-status")).to_have_text("completed")
+    expect(live.get_by_role("link", name=run.id)).to_be_visible()
+    expect(page.get_by_test_id("message")).to_have_count(2)
+    (answer,) = client.beta.threads.messages.list(thread_id=thread.id, run_id=run.id).data
+    expect(live.get_by_test_id("message")).to_contain_text(answer.content[0].text.value)  # type: ignore[union-attr]
+    assert page_errors == []
+
+
+def test_bad_options_send_nothing_and_a_failed_run_says_why(
+    stack: Stack, page: Page, page_errors: list[str], open_playground: Callable[..., None]
+) -> None:
+    client = stack.client()
+    echo = client.beta.assistants.create(name="Failing echo", model="gpt-4-turbo")
+    thread = client.beta.threads.create()
+    open_playground(page, route=f"#/threads/{thread.id}")
+
+    page.get_by_text("Run options").click()
+    page.get_by_label("Functions (JSON array)").fill('[{"name": "f",')
+    _send(page, echo.id, "[[error 400]]")
+    expect(page.get_by_test_id("functions-error")).to_contain_text("Not JSON")
+    assert client.beta.threads.messages.list(thread_id=thread.id).data == []
+
+    page.get_by_label("Functions (JSON array)").fill("")
+    page.get_by_role("button", name="Run", exact=True).click()
+    live = page.get_by_test_id("live-run")
+    expect(live.get_by_test_id("run-status")).to_have_text("failed")
+    expect(live.get_by_role("alert")).not_to_be_empty()
+    assert page_errors == []
