@@ -10,6 +10,9 @@ from playwright.sync_api import Page, expect
 
 from tests.stack import Stack
 
+# Waiting on the stack's workers (a code sandbox, a queued run) rather than on the page: the two cores it shares
+# with the rest of the suite make that slower than Playwright's five seconds now and then.
+RUN_MS = 30_000
 QUESTION = "I need to solve the equation `3x + 11 = 14`. Can you help me?"
 JANE = "Please address the user as Jane Doe. The user has a premium account."
 WEATHER = {
@@ -49,10 +52,10 @@ def test_math_tutor_streams_code_output_and_answer(
 
     live = page.get_by_test_id("live-run")
     card = live.get_by_test_id("code-card")
-    expect(card.get_by_label("Code")).to_contain_text("x = (c - b) / a")
-    expect(card.get_by_label("Output")).to_have_text(re.compile(r"^\s*1\.0\s*$"))
-    expect(live.get_by_test_id("message")).to_contain_text("The solution is x = 1.0.")
-    expect(live.get_by_test_id("run-status")).to_have_text("completed")
+    expect(card.get_by_label("Code")).to_contain_text("x = (c - b) / a", timeout=RUN_MS)
+    expect(card.get_by_label("Output")).to_have_text(re.compile(r"^\s*1\.0\s*$"), timeout=RUN_MS)
+    expect(live.get_by_test_id("message")).to_contain_text("The solution is x = 1.0.", timeout=RUN_MS)
+    expect(live.get_by_test_id("run-status")).to_have_text("completed", timeout=RUN_MS)
     expect(live.get_by_test_id("run-usage")).to_contain_text("total")
     # The user's message went in as markdown: its inline code is code, not backticks.
     expect(page.locator('[data-role="user"] code')).to_have_text("3x + 11 = 14")
@@ -75,15 +78,15 @@ def test_function_call_is_answered_through_the_form(
     _send(page, forecaster.id, '[[call get_weather {"city": "Paris"}]]')
 
     live = page.get_by_test_id("live-run")
-    expect(live.get_by_test_id("run-status")).to_have_text("requires_action")
+    expect(live.get_by_test_id("run-status")).to_have_text("requires_action", timeout=RUN_MS)
     form = live.get_by_test_id("tool-output-form")
     expect(form.get_by_label("Arguments of get_weather")).to_contain_text('"city": "Paris"')
     form.get_by_label("Output of get_weather").fill('{"temperature_c": 18, "sky": "sunny"}')
     form.get_by_role("button", name="Submit outputs").click()
 
-    expect(live.get_by_test_id("message")).to_contain_text("Tool results:")
-    expect(live.get_by_test_id("message")).to_contain_text('"temperature_c": 18')
-    expect(live.get_by_test_id("run-status")).to_have_text("completed")
+    expect(live.get_by_test_id("message")).to_contain_text("Tool results:", timeout=RUN_MS)
+    expect(live.get_by_test_id("message")).to_contain_text('"temperature_c": 18', timeout=RUN_MS)
+    expect(live.get_by_test_id("run-status")).to_have_text("completed", timeout=RUN_MS)
     expect(live.get_by_test_id("tool-output-form")).to_have_count(0)
     expect(live.get_by_test_id("function-card").get_by_label("Function output")).to_contain_text('"sky": "sunny"')
     assert page_errors == []
@@ -100,9 +103,10 @@ def test_cancel_mid_stream(
     _send(page, echo.id, "[[slow 0.3]] [[long 200]]")
 
     live = page.get_by_test_id("live-run")
-    expect(live.get_by_test_id("message")).to_contain_text(re.compile(r"\w+ \w+"))  # some words streamed in
+    # Some words streamed in, then the run is cancelled in the middle of its answer.
+    expect(live.get_by_test_id("message")).to_contain_text(re.compile(r"\w+ \w+"), timeout=RUN_MS)
     live.get_by_role("button", name="Cancel").click()
-    expect(live.get_by_test_id("run-status")).to_have_text("cancelled")
+    expect(live.get_by_test_id("run-status")).to_have_text("cancelled", timeout=RUN_MS)
     expect(live.get_by_role("button", name="Cancel")).to_be_hidden()
     (run,) = client.beta.threads.runs.list(thread_id=thread.id).data
     assert run.status == "cancelled"
@@ -123,7 +127,7 @@ def test_a_run_going_on_is_followed_when_the_thread_opens(
 
     # Drawn once, from the run's event log (its stored message is not drawn a second time), to its end.
     live = page.get_by_test_id("live-run")
-    expect(live.get_by_test_id("run-status")).to_have_text("completed")
+    expect(live.get_by_test_id("run-status")).to_have_text("completed", timeout=RUN_MS)
     expect(live.get_by_role("link", name=run.id)).to_be_visible()
     expect(page.get_by_test_id("message")).to_have_count(2)
     (answer,) = client.beta.threads.messages.list(thread_id=thread.id, run_id=run.id).data
@@ -148,6 +152,6 @@ def test_bad_options_send_nothing_and_a_failed_run_says_why(
     page.get_by_label("Functions (JSON array)").fill("")
     page.get_by_role("button", name="Run", exact=True).click()
     live = page.get_by_test_id("live-run")
-    expect(live.get_by_test_id("run-status")).to_have_text("failed")
+    expect(live.get_by_test_id("run-status")).to_have_text("failed", timeout=RUN_MS)
     expect(live.get_by_role("alert")).not_to_be_empty()
     assert page_errors == []
