@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import deque
 from typing import Any
 
 import httpx
@@ -50,7 +49,7 @@ class Sampler:
         self.targets = scrape.Targets(settings.metrics_targets)
         self._broker = (settings.celery_broker_url, settings.broker_key_prefix)
         self._depths = depths
-        self.samples: deque[window.Sample] = deque()
+        self.window = window.Window(self.window_s)
         self._previous: dict[str, window.Counts] = {}
         self._latest: dict[str, Any] | None = None
         self._sampled = asyncio.Event()
@@ -87,7 +86,7 @@ class Sampler:
                         log.warning("ops.sample_failed", error=repr(exc))
                     await asyncio.sleep(max(0.0, self.interval_s - (time.monotonic() - started)))
         finally:
-            self.samples.clear()
+            self.window = window.Window(self.window_s)
             self._previous.clear()
             self._latest = None
 
@@ -113,7 +112,7 @@ class Sampler:
             self._previous[target] = got
         for gone in set(self._previous) - set(counts):
             del self._previous[gone]
-        previous_at = self.samples[-1].at if self.samples else None
+        previous_at = self.window.samples[-1].at if self.window.samples else None
         sample = window.Sample(
             at=at,
             interval_s=None if previous_at is None else at - previous_at,
@@ -124,11 +123,8 @@ class Sampler:
             targets=len(targets) or 1,
             failed=failed,
         )
-        self.samples.append(sample)
-        while self.samples[0].at < at - self.window_s:
-            self.samples.popleft()
-        sample.point = window.point(self.samples)
-        self._latest = window.overview(self.samples, self.window_s)
+        self.window.add(sample)
+        self._latest = self.window.overview()
         self._sampled.set()
 
     def _status(self, at: float) -> tuple[dict[str, int], dict[str, int], dict[str, list[dict[str, Any]]]]:

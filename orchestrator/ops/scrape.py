@@ -4,6 +4,7 @@ overview reads, and this process's own registry read the same way."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -48,7 +49,8 @@ def _wanted(samples: Iterable[tuple[str, dict[str, str], float]]) -> Counts:
 async def fetch(client: httpx.AsyncClient, target: str) -> Counts:
     response = await client.get(f"http://{target}/metrics", timeout=SCRAPE_TIMEOUT_S)
     response.raise_for_status()
-    return parse(response.text)
+    # prometheus_client's parser takes about 80 us a line: a few ms a page, kept off the event loop.
+    return await asyncio.to_thread(parse, response.text)
 
 
 class Targets:

@@ -4,6 +4,7 @@ resets), rates and quantiles. Pure: no clock, no I/O."""
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -139,7 +140,33 @@ def overview(samples: Sequence[Sample], window_s: float) -> dict[str, Any]:
     """The JSON the ops view draws, from the samples of the last `window_s` (oldest first; at least one)."""
     newest = samples[-1]
     kept = [s for s in samples if s.at >= newest.at - window_s]
-    total = summed(s.increase for s in kept)
+    return _overview(kept, summed(s.increase for s in kept), window_s)
+
+
+class Window:
+    """The samples of the last `span_s` and the sum of their increases, kept as samples come and go, so an
+    overview costs one pass over the series rather than one per sample."""
+
+    def __init__(self, span_s: float) -> None:
+        self.span_s = span_s
+        self.samples: deque[Sample] = deque()
+        self.total: Counts = {}
+
+    def add(self, sample: Sample) -> None:
+        self.samples.append(sample)
+        add(self.total, sample.increase)
+        while self.samples[0].at < sample.at - self.span_s:
+            gone = self.samples.popleft()
+            # Counts are whole numbers held exactly in floats: taking them off leaves no drift.
+            add(self.total, {series: -value for series, value in gone.increase.items()})
+        sample.point = point(self.samples)
+
+    def overview(self) -> dict[str, Any]:
+        return _overview(self.samples, self.total, self.span_s)
+
+
+def _overview(kept: Sequence[Sample], total: Counts, window_s: float) -> dict[str, Any]:
+    newest = kept[-1]
     # The oldest kept sample's interval may reach back before the window: its increase does too, so the rate holds.
     span = sum(s.interval_s or 0.0 for s in kept)
     finished = {status: int(count) for status, count in sorted(by_label(total, FINISHED, "status").items())}

@@ -93,7 +93,7 @@ def test_the_first_request_starts_the_loop_and_an_idle_one_stops(
         monkeypatch.setattr(sampler_module, "IDLE_STOP_S", 0.0)
         assert sampler._task is not None
         await asyncio.wait_for(sampler._task, 5)
-        return body, sampler._latest is None and not sampler.samples
+        return body, sampler._latest is None and not sampler.window.samples
 
     body, forgotten = asyncio.run(scenario())
     assert body["sources"] == {"targets": 1, "failed": []}

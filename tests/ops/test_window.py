@@ -139,3 +139,19 @@ def test_the_overview_sums_the_window_and_keeps_its_samples_only() -> None:
     assert body["queues"] == {"runs": 3, "code_interpreter": 1}
     assert body["workers"] == {"runs": [{"name": "w2", "beat_age_s": 0.2}]}
     assert body["sources"] == {"targets": 2, "failed": ["127.0.0.1:9101"]}
+
+
+def test_the_running_window_agrees_with_summing_its_samples() -> None:
+    running = window.Window(30)
+    everything: list[Sample] = []
+    for i in range(40):
+        increase = {
+            (CREATED, ()): float(i % 3),
+            **finished("completed", float(i % 2)),
+            **hist(TTFT_BUCKETS, (i % 2, i % 3, 2, 3)),
+        }
+        one = sample(float(i * 2), 2.0 if i else None, increase)
+        running.add(one)
+        everything.append(one)
+        assert running.overview() == window.overview(everything, 30)
+    assert len(running.samples) == 16  # at 48..78: the last 30 s, both ends included
