@@ -155,3 +155,36 @@ def test_bad_options_send_nothing_and_a_failed_run_says_why(
     expect(live.get_by_test_id("run-status")).to_have_text("failed", timeout=RUN_MS)
     expect(live.get_by_role("alert")).not_to_be_empty()
     assert page_errors == []
+
+
+def test_file_search_answer_shows_results_and_numbered_citation(
+    stack: Stack, page: Page, page_errors: list[str], open_playground: Callable[..., None]
+) -> None:
+    client = stack.client()
+    fact = "The Zorblatt lantern festival is held every spring in the hill village of Quenwick."
+    store = client.vector_stores.create(name="festival guide")
+    done = client.vector_stores.files.upload_and_poll(
+        vector_store_id=store.id, file=("festival.txt", f"{fact} Tickets cost four silver coins.".encode())
+    )
+    assert done.status == "completed", done.last_error
+    guide = client.beta.assistants.create(
+        name="Guide",
+        model="gpt-4-turbo",
+        tools=[{"type": "file_search"}],
+        tool_resources={"file_search": {"vector_store_ids": [store.id]}},
+    )
+    thread = client.beta.threads.create()
+    open_playground(page, route=f"#/threads/{thread.id}")
+
+    _send(page, guide.id, "Where is the Zorblatt lantern festival held?")
+
+    live = page.get_by_test_id("live-run")
+    expect(live.get_by_test_id("run-status")).to_have_text("completed", timeout=RUN_MS)
+    expect(live.get_by_test_id("file-search-card")).to_contain_text("festival.txt")
+    answer = live.get_by_test_id("message")
+    # The marker 【0:0†festival.txt】 became [1], and the citation under the text quotes the file by its name.
+    expect(answer.locator(".text")).to_have_text(f"{fact} [1]")
+    citation = answer.get_by_role("list", name="Citations").get_by_role("listitem")
+    expect(citation).to_contain_text(fact)
+    expect(citation).to_contain_text("festival.txt")
+    assert page_errors == []
