@@ -43,10 +43,22 @@ def test_run_detail_shows_code_output_usage_and_events(
     assert run.usage.total_tokens > 0
     # Both steps, the code call's and the answer's, each a card of its own with its status.
     expect(page.get_by_test_id("run-step")).to_have_count(2)
-    expect(page.get_by_test_id("step-message-id")).to_have_text(re.compile(r"^msg_"))
+    answer = client.beta.threads.messages.list(thread_id=thread.id, run_id=run.id).data[0]
+    expect(page.get_by_test_id("step-message-id")).to_have_text(answer.id)
+    text = answer.content[0]
+    assert text.type == "text" and text.text.value
+    expect(page.get_by_test_id("step-message")).to_have_text(text.text.value)
     events = page.get_by_test_id("run-events")
     expect(events).to_contain_text("thread.run.completed")
     expect(page.get_by_text(re.compile(r"^Raw events \(\d+\)$"))).to_be_visible()  # the replay has ended
+    # Each event opens to its data, pretty-printed.
+    events.get_by_text("thread.run.completed", exact=True).click()
+    data = events.locator("li", has_text="thread.run.completed").locator("pre")
+    expect(data).to_contain_text(f'"id": "{run.id}"')
+    expect(data).to_contain_text('"status": "completed"')
+    events.get_by_text("thread.run.completed", exact=True).click()
+    expect(data).to_be_hidden()
+    page.evaluate("window.scrollTo(0, 0)")  # the screenshot: the whole run, from the top
     assert page_errors == []
 
 

@@ -17,6 +17,13 @@ function facts(rows) {
   ]));
 }
 
+/** A time after `reference` on the same day reads as the clock only (the day is on the line above). */
+function clock(at, reference) {
+  const date = new Date(at * 1000);
+  return reference && date.toDateString() === new Date(reference * 1000).toDateString()
+    ? date.toLocaleTimeString() : when(at);
+}
+
 function usageLine(usage) {
   const rows = usageRows(usage);
   return rows ? rows.map(([label, count]) => `${count} ${label}`).join(' · ') : null;
@@ -44,7 +51,7 @@ function overview(run, threadId, marks) {
     h('section', { class: 'card run-timings', 'aria-label': 'Timings' },
       h('h3', null, 'Timings'),
       facts([
-        ...runTimestamps(run).map(([label, at]) => [`${label} at`, when(at)]),
+        ...runTimestamps(run).map(([label, at], i) => [`${label} at`, i ? clock(at, run.created_at) : when(at)]),
         ['queue wait', formatDuration(queueWait)],
         ['duration', formatDuration(duration)],
       ])),
@@ -66,14 +73,30 @@ function overview(run, threadId, marks) {
       run.instructions ? h('pre', { class: 'logs' }, run.instructions) : h('p', { class: 'muted' }, 'None.')));
 }
 
-function stepCard(step) {
+/** The text of the message a step wrote, read once the step is over (while it runs, the message is still growing). */
+function messageText(threadId, messageId) {
+  const text = h('div', { class: 'step-message', 'data-testid': 'step-message' });
+  get(`/threads/${encodeURIComponent(threadId)}/messages/${encodeURIComponent(messageId)}`)
+    .then((message) => {
+      text.textContent = message.content
+        .map((part) => (part.type === 'text' ? part.text.value : `[${part.type}]`)).join('\n');
+    })
+    .catch((error) => {
+      text.classList.add('muted');
+      text.textContent = `The message could not be read: ${error.message}`;
+    });
+  return text;
+}
+
+function stepCard(step, threadId) {
   const details = step.step_details || {};
   const took = between(step.created_at, endedAt(step));
   const usage = usageLine(step.usage);
   let body;
   if (step.type === 'message_creation') {
     const messageId = details.message_creation && details.message_creation.message_id;
-    body = h('p', null, 'Wrote message ', h('code', { 'data-testid': 'step-message-id' }, messageId || '–'));
+    body = [h('p', null, 'Wrote message ', h('code', { 'data-testid': 'step-message-id' }, messageId || '–')),
+      messageId && TERMINAL.has(step.status) ? messageText(threadId, messageId) : null];
   } else {
     body = (details.tool_calls || []).map(toolCallCard);
   }
@@ -136,7 +159,7 @@ export async function renderRunDetail(container, threadId, runId) {
     const nodes = steps.map((step) => {
       const known = cards.get(step.id);
       if (known && known.step === step) return known.node;
-      const node = stepCard(step);
+      const node = stepCard(step, threadId);
       cards.set(step.id, { step, node });
       return node;
     });
