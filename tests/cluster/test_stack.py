@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import openai
 import pytest
 import redis
@@ -64,6 +65,28 @@ def test_a_function_call_waits_for_its_output(client: openai.OpenAI) -> None:
     assert done.status == "completed", done.last_error
     (answer,) = client.beta.threads.messages.list(thread_id=thread.id, run_id=run.id).data
     assert "forty-two" in message_text(answer)
+
+
+def test_the_ops_overview_counts_waiting_runs_whose_records_live_in_many_slots(
+    client: openai.OpenAI, cluster_stack: Stack
+) -> None:
+    assistant = client.beta.assistants.create(model="mock", tools=[function_tool("lookup")])
+    waiting = []
+    for _ in range(3):
+        thread = client.beta.threads.create(messages=[{"role": "user", "content": "[[call lookup]]"}])
+        run = client.beta.threads.runs.create_and_poll(
+            thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=100
+        )
+        assert run.status == "requires_action"
+        waiting.append(run)
+    # One pipeline of HGETs over runs in several slots (active_runs_by_status), through the cluster client.
+    response = httpx.get(
+        f"{cluster_stack.base_url}/ops/overview", headers={"Authorization": f"Bearer {client.api_key}"}, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["runs"]["requires_action"] >= 3
+    for run in waiting:
+        client.beta.threads.runs.cancel(run_id=run.id, thread_id=run.thread_id)
 
 
 def test_a_code_interpreter_run(client: openai.OpenAI) -> None:
