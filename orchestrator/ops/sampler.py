@@ -74,10 +74,14 @@ class Sampler:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        close = getattr(self._depths, "close", None)  # the AMQP reader holds a connection between readings
+        if close is not None:
+            await asyncio.to_thread(close)
 
     async def _run(self) -> None:
         try:
-            async with httpx.AsyncClient() as client:
+            # Targets are the deployment's own processes: never through a proxy the environment may name.
+            async with httpx.AsyncClient(trust_env=False) as client:
                 while time.monotonic() - self._asked < IDLE_STOP_S:
                     started = time.monotonic()
                     try:
