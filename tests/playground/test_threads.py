@@ -104,12 +104,16 @@ def test_cancel_mid_stream(
 
     live = page.get_by_test_id("live-run")
     # Some words streamed in, then the run is cancelled in the middle of its answer.
-    expect(live.get_by_test_id("message")).to_contain_text(re.compile(r"\w+ \w+"), timeout=RUN_MS)
+    answer = live.get_by_test_id("message").locator(".text")
+    expect(answer).to_have_text(re.compile(r"^word1 word2"), timeout=RUN_MS)
     live.get_by_role("button", name="Cancel").click()
     expect(live.get_by_test_id("run-status")).to_have_text("cancelled", timeout=RUN_MS)
     expect(live.get_by_role("button", name="Cancel")).to_be_hidden()
     (run,) = client.beta.threads.runs.list(thread_id=thread.id).data
     assert run.status == "cancelled"
+    # What had streamed stays, its message marked incomplete; the 200 words never all came.
+    expect(live.get_by_test_id("message")).to_contain_text("incomplete")
+    assert len((answer.text_content() or "").split()) < 200
     # The composer is free again for the next message.
     expect(page.get_by_role("button", name="Run", exact=True)).to_be_enabled()
     assert page_errors == []

@@ -95,7 +95,7 @@ export function messageBubble(message, { label } = {}) {
   const role = message.role || 'assistant';
   return h('article', { class: ['message', role], 'data-testid': 'message', 'data-role': role, 'data-message-id': message.id },
     h('div', { class: 'role' }, label || role,
-      message.status && message.status !== 'completed' ? [' ', h('span', { class: 'muted' }, message.status)] : null),
+      message.status && message.status !== 'completed' ? h('span', { class: 'message-status' }, ` · ${message.status}`) : null),
     (message.content || []).map(part),
     (message.attachments || []).length
       ? h('div', { class: 'muted attachments' }, 'attached: ', message.attachments.map((a) => fileLabel(a.file_id)).flatMap((l, i) => (i ? [', ', l] : [l])))
