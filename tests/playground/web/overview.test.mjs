@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
-  activeRuns, activeTotal, finishedRuns, quantile, queues, series, workerPools,
+  activeRuns, activeTotal, covered, finishedRuns, quantile, queues, series, workerPools,
 } from '../../../orchestrator/playground/static/lib/overview.js';
 
 const OVERVIEW = {
@@ -67,4 +67,11 @@ test('quantile is null until there is one', () => {
   assert.equal(quantile(OVERVIEW, 'ttft_ms', 'p90'), null);
   assert.equal(quantile(OVERVIEW, 'duration_ms', 'p99'), null);
   assert.equal(quantile({}, 'ttft_ms', 'p50'), null);
+});
+
+test('covered is the span of the samples, at least 10 s and at most the window', () => {
+  assert.equal(covered({ at: 1000, window_s: 300, series: [{ at: 960 }, { at: 1000 }] }), 40);
+  assert.equal(covered({ at: 1000, window_s: 300, series: [{ at: 998 }] }), 10);
+  assert.equal(covered({ at: 1000, window_s: 300, series: [{ at: 500 }] }), 300);
+  assert.equal(covered({ at: 1000, window_s: 300, series: [] }), 300);
 });

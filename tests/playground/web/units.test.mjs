@@ -40,7 +40,9 @@ test('ages, spans and axis labels are short', () => {
   assert.equal(seconds(12.4), '12 s');
   assert.equal(seconds(90), '1.5 min');
   assert.equal(span(300), '5 min');
-  assert.equal(span(90), '90 s');
+  assert.equal(span(90), '1.5 min');
+  assert.equal(span(8.04), '8 s');
+  assert.equal(span(190), '3.2 min');
   assert.equal(compact(1500), '1.5k');
   assert.equal(compact(2_000_000), '2M');
   assert.equal(compact(0.5), '0.5');

@@ -110,6 +110,10 @@ export function multiLine(series, options = {}) {
   const chart = frame(`${label}: ${names.join(', ')}`, [
     axes(layout, formatTick, window),
     layout.lines.map((line, i) => svg('path', { class: ['line', series[i].className], d: line.line })),
+    // The newest point of each line: the only mark while a line has a single sample.
+    layout.lines.map((line, i) => (line.end
+      ? svg('circle', { class: ['dot', series[i].className], r: 2.5, cx: line.end[0], cy: line.end[1] })
+      : null)),
     legend,
     layout.empty ? nothing(layout, empty) : null,
   ]);

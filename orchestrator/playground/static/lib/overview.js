@@ -72,3 +72,17 @@ export function quantile(overview, metric, name) {
   const value = overview.totals && overview.totals[metric] ? overview.totals[metric][name] : null;
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }
+
+/** A chart's time axis spans at least this much, so a few seconds of samples are not stretched into cliffs. */
+export const MIN_SPAN_S = 10;
+
+/**
+ * The seconds the samples cover, up to the window: the sampler starts when someone first looks, so for a while
+ * the window's averages are over less than `window_s` (and the charts' time axes span what there is).
+ */
+export function covered(overview) {
+  const window = num(overview.window_s);
+  const points = overview.series || [];
+  if (!points.length) return window;
+  return Math.min(window, Math.max(MIN_SPAN_S, num(overview.at) - num(points[0].at)));
+}

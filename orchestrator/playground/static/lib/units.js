@@ -68,8 +68,9 @@ export function compactMs(value) {
   return `${number(value / 60_000)}min`;
 }
 
-/** A window length in seconds as words: "5 min", "90 s". */
+/** A length of time in seconds as words: "8 s", "1.5 min", "5 min". */
 export function span(secondsLong) {
   if (!finite(secondsLong)) return NONE;
-  return secondsLong >= 60 && secondsLong % 60 === 0 ? `${secondsLong / 60} min` : `${number(secondsLong)} s`;
+  if (secondsLong < 60) return `${Math.round(secondsLong)} s`;
+  return `${Number((secondsLong / 60).toFixed(1))} min`;
 }

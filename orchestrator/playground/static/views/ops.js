@@ -6,7 +6,7 @@ import { request } from '../lib/api.js';
 import { barList, multiLine, sparkline } from '../lib/charts.js';
 import { h, mount } from '../lib/dom.js';
 import {
-  activeRuns, activeTotal, finishedRuns, queues, quantile, series, workerPools,
+  activeRuns, activeTotal, covered, finishedRuns, queues, quantile, series, workerPools,
 } from '../lib/overview.js';
 import {
   compactMs, count, ms, msParts, number, rate, seconds, span,
@@ -54,7 +54,7 @@ function drawRunsNow(body, overview, axis) {
 
 function drawRate(body, overview, field, title, axis) {
   mount(body,
-    headline(number(overview.totals[field]), 'runs/s', `average over the last ${span(overview.window_s)}`),
+    headline(number(overview.totals[field]), 'runs/s', `average over the last ${span(covered(overview))}`),
     sparkline(series(overview, field), { label: title, format: rate, ...axis, empty: NO_RUNS }));
 }
 
@@ -62,7 +62,7 @@ function drawFinished(body, overview) {
   const { items, total } = finishedRuns(overview);
   mount(body,
     headline(count(total), plural(total, 'run', 'runs'),
-      `reached a final status in the last ${span(overview.window_s)}`),
+      `reached a final status in the last ${span(covered(overview))}`),
     total === 0
       ? h('p', { class: 'empty muted' }, NO_RUNS)
       : barList(byStatus(items), { label: 'Finished runs by status', format: count }));
@@ -78,7 +78,7 @@ function stat(name, value, className) {
 // p50 and p99 over the window in large type; the chart's lines are each sample's quantiles over its last minute.
 function drawQuantiles(body, overview, metric, prefix, title, axis) {
   const p50 = quantile(overview, metric, 'p50');
-  const window = span(overview.window_s);
+  const window = span(covered(overview));
   mount(body,
     h('div', { class: 'big' }, stat('p50', p50), stat('p99', quantile(overview, metric, 'p99'), 'second')),
     h('p', { class: 'caption muted' },
@@ -162,7 +162,8 @@ export function render(root) {
     sources));
 
   function draw(overview) {
-    const axis = { window: overview.window_s, now: overview.at };
+    // The time axes end at the sample and span what the samples cover (the whole window once it is full).
+    const axis = { window: covered(overview), now: overview.at };
     drawRunsNow(tiles.now.body, overview, axis);
     drawRate(tiles.finishedRate.body, overview, 'runs_per_s', 'Runs finished per second', axis);
     drawRate(tiles.createdRate.body, overview, 'created_per_s', 'Runs created per second', axis);
