@@ -126,3 +126,15 @@ test('build makes elements only from the tree, links only with safe addresses', 
   const forged = build([{ type: 'paragraph', children: [{ type: 'link', href: 'javascript:x', children: [text('t')] }] }], make);
   assert.deepEqual(forged, [{ tag: 'p', props: null, children: ['t'] }]);
 });
+
+test('brackets in a label pair up; unclosed delimiters in a long text stay text and cost linear time', () => {
+  assert.deepEqual(parse('[a [b] c](https://x.example) [open')[0].children, [
+    { type: 'link', href: 'https://x.example', children: [text('a [b] c')] }, text(' [open'),
+  ]);
+  const hostile = `${'['.repeat(20000)}${' *a'.repeat(20000)}`;
+  const started = performance.now();
+  const [paragraph] = parse(`${hostile}${' `b'.repeat(20001)}`);
+  assert.ok(performance.now() - started < 1000, 'parsing took a second or more');
+  const literal = paragraph.children.map((node) => node.text).join('');
+  assert.ok(literal.startsWith(hostile), 'the brackets and stars did not stay as they were');
+});

@@ -17,6 +17,9 @@ const QUOTE = /^ {0,3}> ?(.*)$/;
 const BLANK = /^\s*$/;
 const ESCAPABLE = '\\`*_{}[]()#+-.!>~|<';
 const URL_AT = /^(?:https?:\/\/|mailto:)[^\s<>]*[^\s<>.,:;"'!?)\]]/i;
+// How far an emphasis delimiter looks for its partner: each unclosed `*` of a long text would otherwise scan to its
+// end (quadratic). Longer spans stay literal text.
+const MAX_SPAN = 4000;
 
 /** The address when it is one a person may follow (http, https, mailto), else null. */
 export function safeHref(url) {
@@ -161,7 +164,8 @@ function flanked(src, open, close, width) {
 
 function findClose(src, from, delim) {
   let at = from;
-  while (at < src.length) {
+  const end = Math.min(src.length, from + MAX_SPAN);
+  while (at < end) {
     const c = src[at];
     if (c === '\\') {
       at += 2;
@@ -193,23 +197,21 @@ function findClose(src, from, delim) {
   return -1;
 }
 
-function parseLink(src, at) {
-  // `[label](address "title")`, the label balanced in brackets.
-  let depth = 0;
-  let close = -1;
-  for (let i = at; i < src.length; i += 1) {
-    if (src[i] === '\\') {
-      i += 1;
-    } else if (src[i] === '[') {
-      depth += 1;
-    } else if (src[i] === ']') {
-      depth -= 1;
-      if (depth === 0) {
-        close = i;
-        break;
-      }
-    }
+/** Each `[`'s matching `]` (escapes skipped), in one pass: searching from every `[` was quadratic. */
+function bracketPairs(src) {
+  const pairs = new Map();
+  const open = [];
+  for (let i = 0; i < src.length; i += 1) {
+    if (src[i] === '\\') i += 1;
+    else if (src[i] === '[') open.push(i);
+    else if (src[i] === ']' && open.length) pairs.set(open.pop(), i);
   }
+  return pairs;
+}
+
+function parseLink(src, at, pairs) {
+  // `[label](address "title")`, the label balanced in brackets.
+  const close = pairs.has(at) ? pairs.get(at) : -1;
   if (close < 0) return null;
   const target = /^\(\s*(<[^>\n]*>|[^\s()]*(?:\([^\s()]*\)[^\s()]*)*)(?:\s+(?:"[^"\n]*"|'[^'\n]*'))?\s*\)/.exec(src.slice(close + 1));
   if (!target) return null;
@@ -224,6 +226,8 @@ function parseInline(src) {
     if (text) out.push({ type: 'text', text });
     text = '';
   };
+  const unclosed = new Set(); // lengths of backtick runs, and emphasis delimiters, with no partner left in the text
+  let pairs = null;
   let at = 0;
   while (at < src.length) {
     const c = src[at];
@@ -256,7 +260,8 @@ function parseInline(src) {
     }
     if (c === '`') {
       const run = /^`+/.exec(rest)[0];
-      const end = src.indexOf(run, at + run.length);
+      const end = unclosed.has(run.length) ? -1 : src.indexOf(run, at + run.length);
+      if (end < 0) unclosed.add(run.length);
       if (end >= 0 && src[end + run.length] !== '`') {
         flush();
         let code = src.slice(at + run.length, end).replace(/\n/g, ' ');
@@ -270,7 +275,8 @@ function parseInline(src) {
       continue;
     }
     if (c === '[') {
-      const link = parseLink(src, at);
+      pairs = pairs || bracketPairs(src);
+      const link = parseLink(src, at, pairs);
       if (link) {
         flush();
         const children = parseInline(link.label);
@@ -310,7 +316,8 @@ function parseInline(src) {
       if (!opensWord) {
         const width = double ? 2 : 1;
         const delim = c.repeat(width);
-        const close = findClose(src, at + width, delim);
+        const close = unclosed.has(delim) ? -1 : findClose(src, at + width, delim);
+        if (close < 0 && src.length - at <= MAX_SPAN) unclosed.add(delim);
         if (close > at + width && flanked(src, at, close, width)) {
           flush();
           out.push({ type: double ? 'strong' : 'em', children: parseInline(src.slice(at + width, close)) });
