@@ -1,5 +1,6 @@
 """The operations view (#/ops) against a real stack: runs made through the SDK show up in its tiles, every pool's
-workers are listed with their heartbeats, and a failed poll keeps the last picture under an alert."""
+workers are listed with their heartbeats, a failed poll keeps the last picture under an alert, and leaving the view
+stops its polling."""
 
 from __future__ import annotations
 
@@ -80,5 +81,17 @@ def test_ops_view_keeps_the_last_sample_when_a_poll_fails(
 
     page.unroute("**/v1/ops/overview", unavailable)
     expect(alert).to_be_hidden()  # emptied by the next poll that answers
+
+    # Leaving the view stops its polling: the poll in flight is aborted, not left to draw into a view that is gone.
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)  # never answered
+
+    with page.expect_request("**/v1/ops/overview"):
+        page.route("**/v1/ops/overview", hold)
+    with page.expect_event("requestfailed", lambda request: request.url.endswith("/v1/ops/overview")):
+        page.get_by_role("link", name="Assistants").click()
+    assert len(held) == 1
     # The browser reports each refused poll on the console; nothing else may be there.
     assert [error for error in page_errors if "503" not in error] == []
