@@ -62,6 +62,69 @@ def test_run_detail_shows_code_output_usage_and_events(
     assert page_errors == []
 
 
+def test_run_detail_shows_a_plot_of_the_code(
+    stack: Stack, page: Page, page_errors: list[str], open_playground: Callable[..., None]
+) -> None:
+    """An image output is fetched with the key and shown from a blob: URL (the CSP allows no other)."""
+    client = stack.client()
+    assistant = client.beta.assistants.create(name="Plotter", model="gpt-4-turbo", tools=[{"type": "code_interpreter"}])
+    code = "import matplotlib.pyplot as plt; plt.plot([1, 4, 2, 3])"
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": f"[[code {code}]]"}])
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+    assert run.status == "completed", run.last_error
+    step = client.beta.threads.runs.steps.list(thread_id=thread.id, run_id=run.id, order="asc").data[0]
+    assert step.step_details.type == "tool_calls"
+    call = step.step_details.tool_calls[0]
+    assert call.type == "code_interpreter"
+    [image] = [output.image.file_id for output in call.code_interpreter.outputs if output.type == "image"]
+
+    open_playground(page, route=f"#/threads/{thread.id}/runs/{run.id}")
+
+    plot = page.get_by_test_id("code-card").get_by_role("img", name=f"Image output {image}")
+    expect(plot).to_have_attribute("src", re.compile(r"^blob:"))
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=plot.element_handle())  # decoded
+    assert page_errors == []
+
+
+def test_run_detail_shows_file_search_results_with_their_content(
+    stack: Stack, page: Page, page_errors: list[str], open_playground: Callable[..., None]
+) -> None:
+    """The steps are read with `include[]` for the results' content, which a run's own step objects leave out."""
+    client = stack.client()
+    fact = "The Quenwick lantern festival is held every spring."
+    store = client.vector_stores.create(name="festivals")
+    done = client.vector_stores.files.upload_and_poll(
+        vector_store_id=store.id,
+        file=("festival.txt", f"{fact} Tickets cost four coins.".encode()),
+        poll_interval_ms=200,
+    )
+    assert done.status == "completed", done.last_error
+    assistant = client.beta.assistants.create(
+        name="Festival guide",
+        model="gpt-4-turbo",
+        tools=[{"type": "file_search"}],
+        tool_resources={"file_search": {"vector_store_ids": [store.id]}},
+    )
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "[[search lantern festival]]"}])
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+    assert run.status == "completed", run.last_error
+    step = client.beta.threads.runs.steps.list(thread_id=thread.id, run_id=run.id, order="asc").data[0]
+    assert step.step_details.type == "tool_calls"
+    call = step.step_details.tool_calls[0]
+    assert call.type == "file_search" and call.file_search.results
+    top = call.file_search.results[0]
+
+    open_playground(page, route=f"#/threads/{thread.id}/runs/{run.id}")
+
+    card = page.get_by_test_id("file-search-card")
+    first = card.get_by_role("listitem").first
+    expect(first).to_contain_text("festival.txt")
+    expect(first.get_by_title("score")).to_have_text(f"{top.score:.3f}")
+    expect(first.locator("pre")).to_contain_text(fact)
+    expect(page.get_by_test_id("run-status")).to_have_text("completed")
+    assert page_errors == []
+
+
 def test_run_detail_follows_a_live_run(
     stack: Stack, page: Page, page_errors: list[str], open_playground: Callable[..., None]
 ) -> None:

@@ -23,7 +23,8 @@ function pretty(text) {
 /** An image output of code_interpreter: the file's bytes come with the key, so the <img> gets a blob: URL later. */
 function imageOutput(fileId) {
   const note = h('span', { class: 'muted' }, `image ${fileId}`);
-  const img = h('img', { alt: `Image output ${fileId}`, class: 'tool-image' });
+  // Once shown, the image no longer needs its blob: a card rebuilt as its call grows fetches the image again.
+  const img = h('img', { alt: `Image output ${fileId}`, class: 'tool-image', onload: () => URL.revokeObjectURL(img.src) });
   fileUrl(fileId)
     .then((src) => { img.src = src; note.remove(); })
     .catch((error) => { note.textContent = `image ${fileId}: ${error.message}`; img.remove(); });

@@ -79,7 +79,11 @@ function messageText(threadId, messageId) {
   get(`/threads/${encodeURIComponent(threadId)}/messages/${encodeURIComponent(messageId)}`)
     .then((message) => {
       text.textContent = message.content
-        .map((part) => (part.type === 'text' ? part.text.value : `[${part.type}]`)).join('\n');
+        .map((part) => {
+          if (part.type === 'text') return part.text.value;
+          if (part.type === 'image_file') return `[image ${part.image_file.file_id}]`;
+          return `[${part.type}]`;
+        }).join('\n');
     })
     .catch((error) => {
       text.classList.add('muted');
@@ -209,6 +213,11 @@ export async function renderRunDetail(container, threadId, runId) {
       showSteps();
     } catch (error) {
       if (controller.signal.aborted) return;
+      if (error instanceof ApiError && error.status === 404) {
+        // An old run's log expired (or its start was trimmed): the run and its steps above still stand.
+        eventsNote.textContent = error.message;
+        return;
+      }
       eventsNote.textContent = '';
       problem.textContent = error instanceof ApiError
         ? `Could not read the run's events: ${error.message}` : `The event stream broke off: ${error.message}`;
