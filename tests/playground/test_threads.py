@@ -137,6 +137,15 @@ def test_a_run_going_on_is_followed_when_the_thread_opens(
     expect(page.get_by_test_id("message")).to_have_count(2)
     (answer,) = client.beta.threads.messages.list(thread_id=thread.id, run_id=run.id).data
     expect(live.get_by_test_id("message")).to_contain_text(answer.content[0].text.value)  # type: ignore[union-attr]
+
+    # Opened again, the thread is its stored messages; the answer links the run that wrote it, shown beside it.
+    page.reload()
+    stored = page.locator('[data-role="assistant"]')
+    expect(stored).to_contain_text(answer.content[0].text.value)  # type: ignore[union-attr]
+    expect(page.get_by_test_id("live-run")).to_have_count(0)
+    stored.get_by_role("link", name=run.id).click()
+    expect(page).to_have_url(re.compile(f"#/threads/{thread.id}/runs/{run.id}$"))
+    expect(page.get_by_test_id("run-status")).to_have_text("completed")
     assert page_errors == []
 
 

@@ -90,12 +90,13 @@ function part(item) {
   return h('pre', { class: 'logs' }, JSON.stringify(item, null, 2));
 }
 
-/** The bubble of a message (API shape: role, content parts, status). */
-export function messageBubble(message, { label } = {}) {
+/** The bubble of a message (API shape: role, content parts, status); `runHref` links the run that wrote it. */
+export function messageBubble(message, { label, runHref } = {}) {
   const role = message.role || 'assistant';
   return h('article', { class: ['message', role], 'data-testid': 'message', 'data-role': role, 'data-message-id': message.id },
     h('div', { class: 'role' }, label || role,
-      message.status && message.status !== 'completed' ? h('span', { class: 'message-status' }, ` · ${message.status}`) : null),
+      message.status && message.status !== 'completed' ? h('span', { class: 'message-status' }, ` · ${message.status}`) : null,
+      runHref ? h('a', { class: 'message-run', href: runHref, title: 'The run that wrote it: steps, tool calls, events' }, message.run_id) : null),
     (message.content || []).map(part),
     (message.attachments || []).length
       ? h('div', { class: 'muted attachments' }, 'attached: ', message.attachments.map((a) => fileLabel(a.file_id)).flatMap((l, i) => (i ? [', ', l] : [l])))

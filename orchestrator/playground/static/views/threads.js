@@ -119,7 +119,8 @@ async function renderConversation(main, thread, runs, refreshRuns) {
   // A run still going is drawn from its own events (replayed from its start), not from its stored messages.
   const shown = active ? history.filter((m) => m.run_id !== active.id) : history;
   const label = (m) => (m.role === 'assistant' && byId.has(m.assistant_id) ? byId.get(m.assistant_id).name || 'assistant' : m.role);
-  mount(messages, shown.length ? shown.map((m) => messageBubble(m, { label: label(m) })) : emptyNote());
+  const runHref = (m) => (m.run_id ? `${threadHash(thread.id)}/runs/${encodeURIComponent(m.run_id)}` : null);
+  mount(messages, shown.length ? shown.map((m) => messageBubble(m, { label: label(m), runHref: runHref(m) })) : emptyNote());
 
   const live = [];
   const composer = buildComposer({
