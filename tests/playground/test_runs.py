@@ -151,6 +151,13 @@ def test_run_detail_follows_a_live_run(
     expect(card.get_by_label("Arguments")).to_contain_text('"city": "Paris"')
     expect(page.get_by_text(re.compile(r"^Raw events \(\d+\) · live$"))).to_be_visible()
 
+    # Leaving the page stops following the run; coming back follows it again from the start of its log.
+    run_page = page.url
+    with page.expect_event("requestfailed", lambda request: request.url.endswith(f"/runs/{run.id}/events")):
+        page.get_by_role("link", name="← Back to the conversation").click()
+    page.goto(run_page)
+    expect(page.get_by_text(re.compile(r"^Raw events \(\d+\) · live$"))).to_be_visible()
+
     call = run.required_action.submit_tool_outputs.tool_calls[0]
     client.beta.threads.runs.submit_tool_outputs(
         thread_id=thread.id, run_id=run.id, tool_outputs=[{"tool_call_id": call.id, "output": "18 degrees, sunny"}]
