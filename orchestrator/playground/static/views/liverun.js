@@ -111,6 +111,10 @@ export class LiveRun {
 
   draw() {
     const { state } = this;
+    // A person reading along at the bottom of the page stays there as the answer grows; one who scrolled up is left
+    // where they are.
+    const page = document.scrollingElement;
+    const following = page && page.scrollHeight - page.scrollTop - page.clientHeight < 80;
     if (state.status) mount(this.status, badge(state.status));
     if (this.runId && !this.runLink.textContent) {
       this.runLink.textContent = this.runId;
@@ -121,6 +125,7 @@ export class LiveRun {
     for (const entry of state.entries) this.drawEntry(entry);
     this.drawForm();
     this.alert.textContent = problem(state) || '';
+    if (following && this.el.isConnected) page.scrollTop = page.scrollHeight;
     this.onChange(state);
   }
 
