@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import contextlib
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 
@@ -92,15 +91,22 @@ class RunFeed:
     _rang: asyncio.Event = field(default_factory=asyncio.Event)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _reader: asyncio.Task[None] | None = None
+    _stopping: bool = False
 
     def start(self) -> None:
         self._reader = asyncio.create_task(self._read_forever())
 
     async def stop(self) -> None:
+        """End the reader. Its own flag does, not only the cancellation: a cancellation can be lost on its way
+        through the timeouts the reader sits in (ours, redis-py's), and the reader then went on reading the log
+        every few seconds for ever while this await, and the stream whose end called it, never returned."""
+        self._stopping = True
+        self._rang.set()
         if self._reader is not None:
             self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+            # Waited on, not awaited: awaiting a task passes our own cancellation on to it, and suppressing its
+            # CancelledError would swallow ours.
+            await asyncio.wait([self._reader])
 
     def ring(self) -> None:
         """A doorbell: the run committed events (maybe several since the last ring)."""
@@ -144,7 +150,7 @@ class RunFeed:
 
     async def _read_forever(self) -> None:
         quiet = 0
-        while True:
+        while not self._stopping:
             try:
                 async with asyncio.timeout(1.0):
                     await self._rang.wait()

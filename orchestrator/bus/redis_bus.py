@@ -117,12 +117,17 @@ class RunEventBus:
         finally:
             async with self._lock:
                 feed.followers -= 1
-                if not feed.followers:
+                last = not feed.followers
+                if last:
                     del self._feeds[channel]
-                    await feed.stop()
                     if self._pubsub is not None:
                         with contextlib.suppress(redis.RedisError):  # a connection that is gone holds nothing
                             await self._pubsub.unsubscribe(channel)
+            # Outside the lock, which every stream of the process takes to start and to end: a feed slow to stop
+            # must not hold up the others (a stuck one once held every stream's end, `event: done` sent and the
+            # response never finished).
+            if last:
+                await feed.stop()
 
 
 async def replay_then_follow(

@@ -8,6 +8,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 import pytest
+import redis
 import redis.asyncio as aioredis
 
 from orchestrator.bus import feed as feed_module
@@ -116,3 +117,46 @@ def test_a_stream_behind_what_the_feed_keeps_reads_the_log_itself(
             await slow.aclose()
 
     asyncio.run(_with_bus(real_redis, scenario))
+
+
+def test_a_feed_stops_even_when_its_reader_loses_the_cancellation() -> None:
+    """A cancellation can be lost inside the reader (a library that turns it into an error, a timeout that takes
+    it for its own): the feed still stops, so the stream whose end stops it ends too (the Node SDK, which reads a
+    stream to its end, hung there)."""
+
+    class Ended(Exception):
+        pass
+
+    class Swallowing:
+        """A client whose read absorbs the cancellation and reports a Redis error instead."""
+
+        def __init__(self) -> None:
+            self.reading = asyncio.Event()
+            self.end = False
+
+        async def xrange(self, *args: Any) -> Any:
+            if self.end:
+                raise Ended  # not a RedisError: it ends the reader
+            if self.reading.is_set():
+                return []  # only the first read waits (to be cancelled)
+            self.reading.set()
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                raise redis.ConnectionError("cancelled") from None
+
+    async def scenario() -> bool:
+        client = Swallowing()
+        feed = feed_module.RunFeed(client, "log")  # type: ignore[arg-type]
+        feed.start()
+        feed.place((0, 0))
+        await asyncio.wait_for(client.reading.wait(), timeout=5)
+        stopping = asyncio.create_task(feed.stop())
+        done, _ = await asyncio.wait([stopping], timeout=5)
+        if not done:  # the reader goes on: end it through its next read, so that the test fails and does not hang
+            client.end = True
+            feed.ring()
+            await asyncio.wait([stopping])
+        return bool(done)
+
+    assert asyncio.run(scenario()), "the feed's reader went on reading after its cancellation was lost"

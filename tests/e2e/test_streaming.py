@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -206,6 +208,7 @@ def test_python_and_node_sdk_streams_survive_a_tool_silent_for_a_minute(quiet_st
             stderr=subprocess.PIPE,
             text=True,
         )
+        report = functools.partial(_node_report, client, quiet_stack, node_thread.id)
         try:
             handler = RecordingHandler()
             with client.beta.threads.runs.stream(
@@ -214,15 +217,24 @@ def test_python_and_node_sdk_streams_survive_a_tool_silent_for_a_minute(quiet_st
                 stream.until_done()
                 python_run = stream.get_final_run()
             python_s = time.monotonic() - started
-            out, err = node_sdk.communicate(timeout=QUIET_S * 2)
-        finally:
+            # Both code calls run at once (the pool runs 4), so the Node stream ends within seconds of the Python one.
+            out, err = node_sdk.communicate(timeout=QUIET_S)
+        except subprocess.TimeoutExpired:
             node_sdk.kill()
-    assert python_s >= QUIET_S, "the code did not keep the stream quiet for a minute"
-    assert node_sdk.returncode == 0, f"the Node SDK's stream failed:\n{err}"
-    seen_by_node = json.loads(out)
+            out, err = node_sdk.communicate()
+            pytest.fail(f"the Node SDK's stream did not end {QUIET_S} s after the Python one's\n{report(out, err)}")
+        except BaseException:
+            # Whatever broke (the Python stream, the test's own time limit), CI shows what the Node side saw.
+            node_sdk.kill()
+            print(report(*node_sdk.communicate()), file=sys.stderr)
+            raise
+        assert python_s >= QUIET_S, "the code did not keep the stream quiet for a minute"
+        assert node_sdk.returncode == 0, f"the Node SDK's stream failed\n{report(out, err)}"
+        seen_by_node = json.loads(out)
+        assert seen_by_node["status"] == "completed", report(out, err)
 
     assert handler.events[-1].event == "thread.run.completed" and python_run.status == "completed"
-    assert seen_by_node["status"] == "completed" and seen_by_node["events"][-1] == "thread.run.completed"
+    assert seen_by_node["events"][-1] == "thread.run.completed"
     # Same run shape, event by event, and no event that either SDK made up.
     assert collapse(seen_by_node["events"]) == collapse(handler.event_names)
     assert "thread.run.step.completed" in handler.event_names
@@ -231,3 +243,41 @@ def test_python_and_node_sdk_streams_survive_a_tool_silent_for_a_minute(quiet_st
     assert [o.logs.strip() for o in done.code_interpreter.outputs if o.type == "logs"] == ["awake"]
     assert [log.strip() for log in seen_by_node["logs"]] == ["awake"]
     assert "awake" in "".join(handler.text_deltas) and "awake" in seen_by_node["text"]
+
+
+def _node_report(client: openai.OpenAI, stack: Stack, thread_id: str, out: str, err: str) -> str:
+    """What the Node side saw (its progress on stderr, its output) and what the server says of its run: status,
+    steps, the events in the run's log, and the stack's log, for a failure that CI shows and nobody can rerun."""
+    lines = ["--- the Node SDK's stderr ---", err.rstrip() or "(empty)"]
+    lines += ["--- its stdout ---", out.rstrip() or "(empty)"]
+    try:
+        runs = client.beta.threads.runs.list(thread_id=thread_id).data
+        for run in runs:
+            lines.append(f"--- run {run.id}: {run.status}, last_error={run.last_error}, expires_at={run.expires_at}")
+            for step in client.beta.threads.runs.steps.list(run.id, thread_id=thread_id).data:
+                lines.append(f"step {step.id} {step.type} {step.status} {step.step_details.model_dump_json()[:300]}")
+            lines.append("events in its log: " + " ".join(_logged_events(stack, thread_id, run.id)))
+    except (openai.OpenAIError, httpx.HTTPError) as exc:
+        lines.append(f"asking the server failed: {exc!r}")
+    lines += ["--- the stack ---", stack.log_tail()]
+    return "\n".join(lines)
+
+
+def _logged_events(stack: Stack, thread_id: str, run_id: str, budget_s: float = 3.0) -> list[str]:
+    """The names of the run's events so far, from the follow endpoint (which stays open while the run is active:
+    read for `budget_s` at most)."""
+    names: list[str] = []
+    deadline = time.monotonic() + budget_s
+    headers = {"Authorization": f"Bearer {KEY_A}", "OpenAI-Beta": "assistants=v2"}
+    url = f"{stack.base_url}/threads/{thread_id}/runs/{run_id}/events"
+    try:
+        with httpx.stream("GET", url, headers=headers, timeout=httpx.Timeout(5.0, read=budget_s)) as response:
+            for line in response.iter_lines():
+                if line.startswith("event: "):
+                    names.append(line[7:])
+                if time.monotonic() > deadline:
+                    names.append("(still open)")
+                    break
+    except httpx.ReadTimeout:
+        names.append("(still open, quiet)")
+    return names
