@@ -97,9 +97,11 @@ class RunFeed:
         self._reader = asyncio.create_task(self._read_forever())
 
     async def stop(self) -> None:
-        """End the reader. Its own flag does, not only the cancellation: a cancellation can be lost on its way
-        through the timeouts the reader sits in (ours, redis-py's), and the reader then went on reading the log
-        every few seconds for ever while this await, and the stream whose end called it, never returned."""
+        """End the reader. Its own flag does, not only the cancellation, which can be lost: redis-py sends each
+        command under `asyncio.wait_for`, and Python 3.11's returns the result and drops the cancellation when
+        the send finishes in the same loop turn (CPython gh-86296, fixed in 3.12). The reader then went on
+        reading the log every few seconds for ever, and this await, and the stream whose end called it, never
+        returned: `event: done` was sent but the response never finished."""
         self._stopping = True
         self._rang.set()
         if self._reader is not None:
