@@ -123,6 +123,12 @@ class Settings(BaseSettings):
     ops_window_s: int = Field(
         300, ge=10, le=3600, description="Span of the ops overview's samples (one every 2 s, kept in memory)."
     )
+    ops_idle_sample_s: float = Field(
+        10.0,
+        ge=0,
+        description="While nobody watches the ops view, the API samples every this many seconds so the view opens "
+        "on the last minutes; 0: sample only from the first overview request on.",
+    )
     files_backend: Literal["local", "s3"] = Field(
         "local", description="Where uploaded files' bytes live: `local` (a directory) or `s3` (a bucket)."
     )

@@ -80,6 +80,7 @@ def create_app(settings: Settings, dispatcher: Dispatcher | None = None) -> Fast
         app.state.bus = RunEventBus(aclient, keys.run_channel(""))
         await app.state.bus.start()
         app.state.ops = Sampler(settings, app.state.store)
+        app.state.ops.start()
         try:
             yield
         finally:

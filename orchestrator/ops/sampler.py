@@ -2,8 +2,11 @@
 heartbeats) and the metrics of every scrape target, kept for the window in memory; the overview is rebuilt after
 each sample, so any number of viewers costs one sampling loop.
 
-It starts on the first overview request and stops after `IDLE_STOP_S` without one (its samples dropped): a
-deployment nobody watches pays nothing. Counts therefore begin when someone first looks."""
+The API starts it with the process (`start`): while nobody watches it samples every `ORCH_OPS_IDLE_SAMPLE_S`
+(10 s: six small scrapes, a few milliseconds of CPU), so a person who opens the view sees the last minutes, not an
+empty chart; the first overview request wakes it and it samples every 2 s while watched. With that setting at 0 it
+starts on the first overview request instead and stops after `IDLE_STOP_S` without one (its samples dropped): counts
+then begin when someone first looks."""
 
 from __future__ import annotations
 
@@ -26,6 +29,8 @@ log = structlog.get_logger(__name__)
 
 INTERVAL_S = 2.0
 IDLE_STOP_S = 600.0
+#: How long after the last overview request the view counts as watched (its poll runs every 2 s).
+WATCHED_S = 30.0
 #: How long the request that starts the sampler waits for its first sample.
 FIRST_SAMPLE_WAIT_S = 5.0
 
@@ -43,6 +48,7 @@ class Sampler:
         interval_s: float = INTERVAL_S,
         depths: DepthReader | None = None,
     ) -> None:
+        self.idle_interval_s = settings.ops_idle_sample_s
         self.store = store
         self.window_s = settings.ops_window_s
         self.interval_s = interval_s
@@ -55,9 +61,25 @@ class Sampler:
         self._sampled = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._asked = time.monotonic()
+        self._always = False
+        self._wake = asyncio.Event()
+
+    def start(self) -> None:
+        """Sample from now on, slowly until someone watches (a no-op when idle sampling is off)."""
+        if self.idle_interval_s > 0 and self._task is None:
+            self._always = True
+            self._asked = time.monotonic() - WATCHED_S
+            self._task = asyncio.create_task(self._run(), name="ops-sampler")
 
     async def overview(self) -> dict[str, Any]:
+        unwatched = time.monotonic() - self._asked >= WATCHED_S
         self._asked = time.monotonic()
+        if unwatched and self._task is not None and not self._task.done():
+            # A viewer arrived at an idle sampler: answer with a sample taken now, not one up to an interval old.
+            self._sampled.clear()
+            self._wake.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._sampled.wait(), FIRST_SAMPLE_WAIT_S)
         if self._task is None or self._task.done():
             self._sampled.clear()
             self._task = asyncio.create_task(self._run(), name="ops-sampler")
@@ -82,13 +104,17 @@ class Sampler:
         try:
             # Targets are the deployment's own processes: never through a proxy the environment may name.
             async with httpx.AsyncClient(trust_env=False) as client:
-                while time.monotonic() - self._asked < IDLE_STOP_S:
+                while self._always or time.monotonic() - self._asked < IDLE_STOP_S:
                     started = time.monotonic()
+                    self._wake.clear()
                     try:
                         await self.sample_once(client)
                     except Exception as exc:  # Redis away: keep the last picture, try again next time
                         log.warning("ops.sample_failed", error=repr(exc))
-                    await asyncio.sleep(max(0.0, self.interval_s - (time.monotonic() - started)))
+                    watched = time.monotonic() - self._asked < WATCHED_S
+                    interval = self.interval_s if watched or not self._always else self.idle_interval_s
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), max(0.0, interval - (time.monotonic() - started)))
         finally:
             self.window = window.Window(self.window_s)
             self._previous.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -99,3 +100,32 @@ def test_the_first_request_starts_the_loop_and_an_idle_one_stops(
     assert body["sources"] == {"targets": 1, "failed": []}
     assert body["totals"]["finished"] == {}  # one sample is only a baseline
     assert forgotten
+
+
+def test_a_started_sampler_samples_unwatched_and_a_viewer_wakes_it(store: RedisStore) -> None:
+    """Started with the API, it samples while nobody watches (so the view opens on history), slowly, and the first
+    request cuts the idle wait short instead of waiting out the interval."""
+    sampler = Sampler(get_settings(metrics_targets=None, ops_idle_sample_s=3600), store, depths=depths, interval_s=0.01)
+
+    async def scenario() -> tuple[bool, int]:
+        taken: asyncio.Queue[float] = asyncio.Queue()
+        sample_once = sampler.sample_once
+
+        async def counted(client: httpx.AsyncClient) -> None:
+            await sample_once(client)
+            taken.put_nowait(time.monotonic())
+
+        sampler.sample_once = counted  # type: ignore[method-assign]
+        sampler.start()
+        await taken.get()  # the first sample is taken at start, before anyone asks
+        await asyncio.sleep(0.2)  # twenty watched intervals: an idle sampler (one an hour) takes none meanwhile
+        none_while_idle = taken.empty()
+        await sampler.overview()  # a viewer: the next sample comes at once, then one every interval_s
+        for _ in range(3):
+            await taken.get()
+        watched = len(sampler.window.samples)
+        await sampler.stop()
+        return none_while_idle, watched
+
+    none_while_idle, watched = asyncio.run(asyncio.wait_for(scenario(), 10))
+    assert none_while_idle and watched >= 4
