@@ -31,7 +31,7 @@ MESSAGES = (
     "[[text Hello! How can I help you today?]]",
     "[[slow 0.05]] [[long 40]]",
     "[[code import math\nprint(math.factorial(12))]]",
-    "[[call lookup {\"q\": \"status\"}]]",
+    '[[call lookup {"q": "status"}]]',
 )
 
 
@@ -49,10 +49,14 @@ def load(stack: Stack, stop: threading.Event) -> None:
     rng = random.Random()
     while not stop.is_set():
         thread = client.beta.threads.create(messages=[{"role": "user", "content": rng.choice(MESSAGES)}])
-        run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=200)
+        run = client.beta.threads.runs.create_and_poll(
+            thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=200
+        )
         if run.status == "requires_action" and run.required_action is not None:
             stop.wait(rng.uniform(0.5, 3.0))  # a person reading the call before answering it
-            outputs = [{"tool_call_id": c.id, "output": "ok"} for c in run.required_action.submit_tool_outputs.tool_calls]
+            outputs = [
+                {"tool_call_id": c.id, "output": "ok"} for c in run.required_action.submit_tool_outputs.tool_calls
+            ]
             client.beta.threads.runs.submit_tool_outputs_and_poll(
                 thread_id=thread.id, run_id=run.id, tool_outputs=outputs, poll_interval_ms=200
             )
@@ -78,27 +82,30 @@ def run_view(page: Page) -> None:
 
 def main() -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as data, running_stack(Path(data), args=("--mock-latency", "0.3")) as stack:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1360, "height": 820})
-            page.goto(f"{stack.base_url.removesuffix('/v1')}/playground#/ops")
-            page.get_by_placeholder("sk-…").fill(KEY_A)
-            page.get_by_role("button", name="Open the playground").click()
-            stop = threading.Event()
-            clients = [threading.Thread(target=load, args=(stack, stop), daemon=True) for _ in range(CLIENTS)]
-            started = time.monotonic()
-            for client in clients:
-                client.start()
-            run_view(page)
-            page.get_by_role("link", name="Operations").click()
-            page.wait_for_timeout(max(0.0, LOAD_S - (time.monotonic() - started)) * 1000)
-            page.screenshot(path=str(IMAGES / "playground-ops.png"))
-            stop.set()
-            for client in clients:
-                client.join(timeout=30)
-            browser.close()
-    print(f"wrote {IMAGES / 'playground-run.png'} and {IMAGES / 'playground-ops.png'}")
+    with (
+        tempfile.TemporaryDirectory() as data,
+        running_stack(Path(data), args=("--mock-latency", "0.3")) as stack,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1360, "height": 820})
+        page.goto(f"{stack.base_url.removesuffix('/v1')}/playground#/ops")
+        page.get_by_placeholder("sk-…").fill(KEY_A)
+        page.get_by_role("button", name="Open the playground").click()
+        stop = threading.Event()
+        clients = [threading.Thread(target=load, args=(stack, stop), daemon=True) for _ in range(CLIENTS)]
+        started = time.monotonic()
+        for client in clients:
+            client.start()
+        run_view(page)
+        page.get_by_role("link", name="Operations").click()
+        page.wait_for_timeout(max(0.0, LOAD_S - (time.monotonic() - started)) * 1000)
+        page.screenshot(path=str(IMAGES / "playground-ops.png"))
+        stop.set()
+        for client in clients:
+            client.join(timeout=30)
+        browser.close()
+    sys.stdout.write(f"wrote {IMAGES / 'playground-run.png'} and {IMAGES / 'playground-ops.png'}\n")
 
 
 if __name__ == "__main__":
