@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.stack import KEY_A, Stack, running_stack  # noqa: E402
+from tests.playground import math_tutor  # noqa: E402
 from tests.playground.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 IMAGES = ROOT / "docs" / "images"
@@ -65,18 +66,12 @@ def load(stack: Stack, stop: threading.Event) -> None:
 def run_view(page: Page) -> None:
     page.get_by_role("link", name="Assistants").click()
     page.get_by_role("link", name="New", exact=True).click()
-    page.get_by_label("Name", exact=True).fill("Math Tutor")
-    page.get_by_label("Model").fill("gpt-4-turbo")
-    page.get_by_label("Instructions", exact=True).fill(
-        "You are a personal math tutor. Write and run code to answer math questions."
-    )
-    page.get_by_label("code_interpreter").check()
-    page.get_by_role("button", name="Create assistant").click()
+    math_tutor.create_in_editor(page)
     page.get_by_role("button", name="Try in a thread").click()
     expect(page).to_have_url(re.compile(r"#/threads/thread_"))
-    page.get_by_label("Message").fill("I need to solve the equation `3x + 11 = 14`. Can you help me?")
+    page.get_by_label("Message").fill(math_tutor.QUESTION)
     page.get_by_role("button", name="Run", exact=True).click()
-    expect(page.get_by_test_id("run-status")).to_have_text("completed", timeout=60_000)
+    math_tutor.expect_solved_live(page)
     page.screenshot(path=str(IMAGES / "playground-run.png"))
 
 

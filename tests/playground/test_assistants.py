@@ -10,9 +10,8 @@ from collections.abc import Callable
 
 from playwright.sync_api import Page, Request, expect
 
+from tests.playground.math_tutor import INSTRUCTIONS, create_in_editor
 from tests.stack import KEY_A, KEY_B, Stack
-
-INSTRUCTIONS = "You are a personal math tutor. Write and run code to answer math questions."
 
 
 def _assistant_posts(page: Page) -> list[str]:
@@ -36,13 +35,7 @@ def test_create_the_math_tutor(
     stack: Stack, page: Page, page_errors: list[str], open_playground: Callable[..., None]
 ) -> None:
     open_playground(page, route="#/assistants/new")
-    page.get_by_label("Name", exact=True).fill("Math Tutor")
-    page.get_by_label("Model").fill("gpt-4-turbo")
-    page.get_by_label("Instructions", exact=True).fill(INSTRUCTIONS)
-    page.get_by_label("code_interpreter").check()
-    page.get_by_role("button", name="Create assistant").click()
-
-    expect(page.get_by_role("status").filter(has_text="Created Math Tutor.")).to_be_visible()
+    create_in_editor(page)
     listed = page.get_by_test_id("assistant-list").get_by_role("link", name=re.compile(r"^Math Tutor"))
     expect(listed).to_have_attribute("aria-current", "page")
     expect(page.get_by_role("heading", name="Math Tutor")).to_be_visible()

@@ -9,12 +9,9 @@ from collections.abc import Callable
 from openai.types.beta import FunctionToolParam
 from playwright.sync_api import Page, expect
 
+from tests.playground.math_tutor import INSTRUCTIONS, QUESTION, RUN_MS, expect_solved_live
 from tests.stack import Stack
 
-# Waiting on the stack's workers (a code sandbox, a queued run) rather than on the page: the two cores it shares
-# with the rest of the suite make that slower than Playwright's five seconds now and then.
-RUN_MS = 30_000
-QUESTION = "I need to solve the equation `3x + 11 = 14`. Can you help me?"
 JANE = "Please address the user as Jane Doe. The user has a premium account."
 WEATHER: FunctionToolParam = {
     "type": "function",
@@ -38,7 +35,7 @@ def test_math_tutor_streams_code_output_and_answer(
     client = stack.client()
     tutor = client.beta.assistants.create(
         name="Math Tutor",
-        instructions="You are a personal math tutor. Write and run code to answer math questions.",
+        instructions=INSTRUCTIONS,
         tools=[{"type": "code_interpreter"}],
         model="gpt-4-turbo",
     )
@@ -51,12 +48,7 @@ def test_math_tutor_streams_code_output_and_answer(
     page.get_by_label("Instructions", exact=True).fill(JANE)
     _send(page, tutor.id, QUESTION)
 
-    live = page.get_by_test_id("live-run")
-    card = live.get_by_test_id("code-card")
-    expect(card.get_by_label("Code")).to_contain_text("x = (c - b) / a", timeout=RUN_MS)
-    expect(card.get_by_label("Output")).to_have_text(re.compile(r"^\s*1\.0\s*$"), timeout=RUN_MS)
-    expect(live.get_by_test_id("message")).to_contain_text("The solution is x = 1.0.", timeout=RUN_MS)
-    expect(live.get_by_test_id("run-status")).to_have_text("completed", timeout=RUN_MS)
+    live = expect_solved_live(page)
     expect(live.get_by_test_id("run-usage")).to_contain_text("total")
     # The user's message went in as markdown: its inline code is code, not backticks.
     expect(page.locator('[data-role="user"] code')).to_have_text("3x + 11 = 14")
