@@ -35,10 +35,7 @@ def start_position(client: redis.Redis, log_key: str, run_id: str, after: str | 
     try:
         info = client.xinfo_stream(log_key)
     except redis.ResponseError:  # "no such key": the log is created with the run, so it expired
-        raise NotFound(
-            f"The events of run '{run_id}' are no longer available: a finished run's event log is kept for "
-            f"{ttl_s} seconds."
-        ) from None
+        raise expired(run_id, ttl_s) from None
     # The project never deletes single entries, so fewer entries than were added means the cap trimmed the start.
     trimmed = int(info.get("entries-added", 0)) > int(info.get("length", 0))
     first = info.get("first-entry")
@@ -57,6 +54,12 @@ def start_position(client: redis.Redis, log_key: str, run_id: str, after: str | 
             f"Invalid '{param}': run '{run_id}' has no event with id '{after}'.", param=param, code="invalid_value"
         )
     return f"({after}"
+
+
+def expired(run_id: str, ttl_s: int) -> NotFound:
+    return NotFound(
+        f"The events of run '{run_id}' are no longer available: a finished run's event log is kept for {ttl_s} seconds."
+    )
 
 
 def read_events(client: redis.Redis, log_key: str, start: str) -> list[BusEvent]:

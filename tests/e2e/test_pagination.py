@@ -112,4 +112,4 @@ def test_thread_pages_through_the_sdk_s_own_paginator(client: openai.OpenAI, cli
     assert newest == made[::-1]
     assert made[0] not in {t.id for t in threads(client_b, limit=100)}
     client.beta.threads.delete(made[1])
-    assert [t.id for t in threads(client, limit=2)] == [made[2], made[0]]
+    assert [t.id for t in threads(client, limit=2).data] == [made[2], made[0]]  # one page: iterating pages on

@@ -55,6 +55,9 @@ def follow_run_events(
     if runs.get_run(store, project, thread_id, run_id).status not in TERMINAL_RUN_STATUSES:
         return follow_run(request, log_key, run_id, start)
     remaining = event_log.read_events(store.client, log_key, start)
+    if not remaining and not store.client.exists(log_key):
+        # The log expired between the checks above and this read: as gone as if it had expired before them.
+        raise event_log.expired(run_id, settings.event_log_ttl_s)
     if not remaining:
         # Resumed after the run's last event: nothing more will come, and a 204 tells an EventSource to stop
         # reconnecting (any 200 would have it reconnect for ever).
