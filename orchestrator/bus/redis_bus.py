@@ -37,6 +37,7 @@ class RunEventBus:
         self._feeds: dict[str, RunFeed] = {}
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._stopping = False
 
     async def start(self) -> None:
         await self._open()
@@ -62,10 +63,12 @@ class RunEventBus:
         return pubsub
 
     async def stop(self) -> None:
+        # The flag ends the reader even if it loses the cancellation inside a redis-py call (feed.py, `stop`): the
+        # API's shutdown would otherwise wait on it for ever.
+        self._stopping = True
         if self._reader is not None:
             self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+            await asyncio.wait([self._reader])
         for feed in self._feeds.values():
             await feed.stop()
         if self._pubsub is not None:
@@ -79,7 +82,7 @@ class RunEventBus:
     async def _read(self) -> None:
         failures = 0
         pubsub = self._pubsub or await self._open()
-        while True:
+        while not self._stopping:
             try:
                 if failures >= REOPEN_AFTER_FAILURES:
                     failures = 0

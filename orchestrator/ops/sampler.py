@@ -63,6 +63,7 @@ class Sampler:
         self._asked = time.monotonic()
         self._always = False
         self._wake = asyncio.Event()
+        self._stopping = False
 
     def start(self) -> None:
         """Sample from now on, slowly until someone watches (a no-op when idle sampling is off)."""
@@ -91,10 +92,12 @@ class Sampler:
         return self._latest
 
     async def stop(self) -> None:
+        # The flag ends the loop even if it loses the cancellation in a Redis or HTTP call (bus/feed.py, `stop`).
+        self._stopping = True
+        self._wake.set()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait([self._task])
             self._task = None
         close = getattr(self._depths, "close", None)  # the AMQP reader holds a connection between readings
         if close is not None:
@@ -104,7 +107,7 @@ class Sampler:
         try:
             # Targets are the deployment's own processes: never through a proxy the environment may name.
             async with httpx.AsyncClient(trust_env=False) as client:
-                while self._always or time.monotonic() - self._asked < IDLE_STOP_S:
+                while not self._stopping and (self._always or time.monotonic() - self._asked < IDLE_STOP_S):
                     started = time.monotonic()
                     self._wake.clear()
                     try:

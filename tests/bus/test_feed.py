@@ -160,3 +160,35 @@ def test_a_feed_stops_even_when_its_reader_loses_the_cancellation() -> None:
         return bool(done)
 
     assert asyncio.run(scenario()), "the feed's reader went on reading after its cancellation was lost"
+
+
+def test_the_bus_stops_even_when_its_reader_loses_the_cancellation() -> None:
+    """The same for the API process's pub/sub reader, which the API's shutdown stops."""
+
+    class Swallowing:
+        def __init__(self) -> None:
+            self.reading = asyncio.Event()
+
+        async def get_message(self, **options: Any) -> Any:
+            self.reading.set()
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                raise redis.ConnectionError("cancelled") from None
+
+        async def aclose(self) -> None:
+            pass
+
+    async def scenario() -> bool:
+        pubsub = Swallowing()
+        bus = RunEventBus(None, "run:")  # type: ignore[arg-type]
+        bus._pubsub = pubsub  # type: ignore[assignment]
+        bus._reader = asyncio.create_task(bus._read())
+        await asyncio.wait_for(pubsub.reading.wait(), timeout=5)
+        stopping = asyncio.create_task(bus.stop())
+        done, _ = await asyncio.wait([stopping], timeout=5)
+        if not done:  # end the test rather than hang it
+            bus._reader.cancel()
+        return bool(done)
+
+    assert asyncio.run(scenario()), "the bus's reader went on after its cancellation was lost"

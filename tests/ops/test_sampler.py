@@ -129,3 +129,27 @@ def test_a_started_sampler_samples_unwatched_and_a_viewer_wakes_it(store: RedisS
 
     none_while_idle, watched = asyncio.run(asyncio.wait_for(scenario(), 10))
     assert none_while_idle and watched >= 4
+
+
+def test_a_sampler_stops_even_when_its_loop_loses_the_cancellation(store: RedisStore) -> None:
+    """A sample whose Redis or HTTP call absorbs the cancellation (Python 3.11's `wait_for`, bus/feed.py) must not
+    keep the API's shutdown waiting: the loop's own flag ends it."""
+    sampler = Sampler(get_settings(metrics_targets=None), store, depths=depths, interval_s=0.01)
+    sampling = asyncio.Event()
+
+    async def swallowing(client: httpx.AsyncClient) -> None:
+        sampling.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            raise RuntimeError("a library turned the cancellation into an error") from None
+
+    async def scenario() -> bool:
+        sampler.sample_once = swallowing  # type: ignore[method-assign]
+        sampler.start()
+        await asyncio.wait_for(sampling.wait(), 5)
+        stopping = asyncio.create_task(sampler.stop())
+        done, _ = await asyncio.wait([stopping], timeout=5)
+        return bool(done)
+
+    assert asyncio.run(scenario()), "the sampler went on after its cancellation was lost"
