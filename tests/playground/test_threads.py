@@ -218,3 +218,26 @@ def test_a_run_waiting_for_outputs_when_the_thread_opens_is_answered_there(
     expect(live.get_by_test_id("message")).to_contain_text("Tool results: -3 C and snow")
     assert client.beta.threads.runs.retrieve(run.id, thread_id=thread.id).status == "completed"
     assert page_errors == []
+
+
+def test_no_tools_option_runs_without_the_assistants_tools(
+    stack: Stack, page: Page, page_errors: list[str], open_playground: Callable[..., None]
+) -> None:
+    client = stack.client()
+    tutor = client.beta.assistants.create(
+        name="Math Tutor", instructions=INSTRUCTIONS, tools=[{"type": "code_interpreter"}], model="gpt-4-turbo"
+    )
+    thread = client.beta.threads.create()
+    open_playground(page, route=f"#/threads/{thread.id}")
+    page.get_by_text("Run options").click()
+    page.get_by_label("no tools").check()
+    expect(page.get_by_label("code_interpreter")).to_be_disabled()
+    _send(page, tutor.id, QUESTION)
+
+    live = page.get_by_test_id("live-run")
+    expect(live.get_by_test_id("run-status")).to_have_text("completed", timeout=RUN_MS)
+    # Without code_interpreter offered, the mock echoes the question instead of writing code for it.
+    expect(live.get_by_test_id("code-card")).to_have_count(0)
+    (run,) = client.beta.threads.runs.list(thread_id=thread.id).data
+    assert run.tools == [] and run.status == "completed"
+    assert page_errors == []

@@ -41,3 +41,10 @@ test('bad functions JSON is reported on its field and nothing is sent', () => {
   assert.match(parseFunctions('[{"name": "ok", "parameters": []}]').error, /JSON Schema object/);
   assert.deepEqual(runRequest({ assistantId: '', functions: '' }).errors, { assistant: 'Choose an assistant first.' });
 });
+
+test('"no tools" runs with none, whatever else is ticked or typed', () => {
+  const { body } = runRequest({
+    assistantId: 'asst_1', codeInterpreter: true, functions: '[{"name": ', noTools: true,
+  });
+  assert.deepEqual(body, { assistant_id: 'asst_1', tools: [] });
+});

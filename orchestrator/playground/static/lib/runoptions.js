@@ -36,17 +36,22 @@ export function parseFunctions(source) {
 }
 
 /** The body of POST /threads/{id}/runs from the composer's fields, or `{errors: {field: message}}`.
- * Empty fields are left out, so the assistant's own instructions, model and tools apply. */
-export function runRequest({ assistantId, instructions, additionalInstructions, model, codeInterpreter, fileSearch, functions }) {
+ * Empty fields are left out, so the assistant's own instructions, model and tools apply; `noTools` runs with none
+ * (`tools: []`), whatever the assistant has. */
+export function runRequest({ assistantId, instructions, additionalInstructions, model, codeInterpreter, fileSearch, functions, noTools }) {
   const errors = {};
   if (!assistantId) errors.assistant = 'Choose an assistant first.';
-  const parsed = parseFunctions(functions);
+  const parsed = noTools ? { tools: [] } : parseFunctions(functions);
   if (parsed.error) errors.functions = parsed.error;
   if (Object.keys(errors).length) return { errors };
   const body = { assistant_id: assistantId };
   if (instructions && instructions.trim()) body.instructions = instructions;
   if (additionalInstructions && additionalInstructions.trim()) body.additional_instructions = additionalInstructions;
   if (model && model.trim()) body.model = model.trim();
+  if (noTools) {
+    body.tools = [];
+    return { body };
+  }
   const tools = [];
   if (codeInterpreter) tools.push({ type: 'code_interpreter' });
   if (fileSearch) tools.push({ type: 'file_search' });

@@ -185,6 +185,9 @@ function buildComposer({ submit }) {
   const model = h('input', { type: 'text', name: 'model', placeholder: 'The assistant’s model' });
   const code = h('input', { type: 'checkbox', name: 'code_interpreter' });
   const search = h('input', { type: 'checkbox', name: 'file_search' });
+  const none = h('input', { type: 'checkbox', name: 'no_tools', onchange: () => {
+    for (const control of [code, search, functions]) control.disabled = none.checked;
+  } });
   const functions = h('textarea', { class: 'code', name: 'functions', placeholder: '[{"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]' });
   const functionsProblem = h('p', { class: 'error', role: 'alert', 'data-testid': 'functions-error' });
   const problem = h('p', { class: 'error', role: 'alert', 'data-testid': 'composer-error' });
@@ -206,6 +209,7 @@ function buildComposer({ submit }) {
         codeInterpreter: code.checked,
         fileSearch: search.checked,
         functions: functions.value,
+        noTools: none.checked,
       });
       if (errors) {
         if (errors.functions) {
@@ -234,8 +238,9 @@ function buildComposer({ submit }) {
     h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Tools'),
       h('div', { class: 'checks' },
         h('label', null, code, 'code_interpreter'),
-        h('label', null, search, 'file_search')),
-      h('span', { class: 'field-hint' }, 'None ticked and no functions: the assistant’s tools.')),
+        h('label', null, search, 'file_search'),
+        h('label', null, none, 'no tools')),
+      h('span', { class: 'field-hint' }, 'None ticked and no functions: the assistant’s tools; “no tools”: none at all.')),
     field('Functions (JSON array)', functions), functionsProblem);
   form.append(field('Message', text), options, h('div', { class: 'row' }, button, problem));
   return {
